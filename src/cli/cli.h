@@ -1,0 +1,21 @@
+/*
+ * cli/ — the roost command: argument parsing for each subcommand and calls
+ * into the layers below. Every subcommand takes -c FILE (default
+ * /etc/roost/roost.conf) so that all tools act on the server's data dir.
+ */
+#ifndef ROOST_CLI_H
+#define ROOST_CLI_H
+
+#include "base/base.h"
+
+/* Exit codes follow sysexits.h. Each subcommand gets argv after its name
+ * (argv[0] is the subcommand name) and the loaded configuration. */
+int cli_serve(int argc, char **argv, struct roost_config *cfg);
+int cli_user(int argc, char **argv, struct roost_config *cfg);
+int cli_demo(int argc, char **argv, struct roost_config *cfg);
+
+/* Read a password: from stdin when it is not a terminal (one line, the
+ * newline removed), else prompted twice without echo. NULL on failure. */
+char *cli_read_password(const char *prompt, bool confirm);
+
+#endif
