@@ -40,6 +40,9 @@ int auth_user_delete(struct auth_db *db, const char *name, char **error_r);
 /* 1 changed, 0 no such user, -1 error. */
 int auth_user_set_password(struct auth_db *db, const char *name, const char *password,
 			   char **error_r);
+/* 1 exists (its canonical name allocated in *name_r unless name_r is NULL),
+ * 0 no such user, -1 error. */
+int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char **error_r);
 /* Calls cb for each account name in order. 0 ok, -1 error. */
 int auth_user_list(struct auth_db *db, void (*cb)(const char *name, void *ctx), void *ctx,
 		   char **error_r);
@@ -86,7 +89,7 @@ void sasl_exchange_free(struct sasl_exchange **ex);
 /*
  * One step. input is the decoded client response (NULL for "no initial
  * response"; an empty initial response is len 0 with a non-NULL pointer).
- * On CHALLENGE, *challenge_r/*challenge_len_r point to bytes owned by the
+ * On CHALLENGE, *challenge_r and *challenge_len_r point to bytes owned by the
  * exchange (to be base64-encoded by the caller).
  */
 enum sasl_step_result sasl_exchange_step(struct sasl_exchange *ex, const unsigned char *input,
