@@ -211,6 +211,27 @@ static void test_config_missing_file(void **state)
 	config_free(&cfg);
 }
 
+/* The sample etc/roost.conf documents every key: it must load as it is. */
+static void test_config_sample(void **state)
+{
+	struct roost_config cfg;
+	char *error = NULL;
+
+	config_init_defaults(&cfg);
+	if (config_load(&cfg, ROOST_SOURCE_DIR "/etc/roost.conf", &error) < 0)
+		fail_msg("%s", error);
+	assert_string_equal(cfg.data_dir, "/var/lib/roost");
+	assert_string_equal(cfg.user, "roost");
+	assert_int_equal(cfg.imap_listen_count, 1);
+	assert_int_equal(cfg.imaps_listen_count, 1);
+	assert_string_equal(cfg.lmtp_listen, "");
+	assert_false(cfg.allow_plaintext);
+	assert_int_equal(cfg.max_line, ROOST_DEFAULT_MAX_LINE);
+	assert_int_equal(cfg.preauth_timeout, ROOST_DEFAULT_PREAUTH_TIMEOUT);
+	assert_int_equal(cfg.idle_timeout, ROOST_DEFAULT_IDLE_TIMEOUT);
+	config_free(&cfg);
+}
+
 static void test_split_list(void **state)
 {
 	char **list;
@@ -237,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_config_full),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_missing_file),
+		cmocka_unit_test(test_config_sample),
 		cmocka_unit_test(test_split_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
