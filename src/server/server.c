@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,14 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	snprintf(workers, sizeof(workers), "%u", cfg->workers);
 	setenv("UV_THREADPOOL_SIZE", workers, 1);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* one descriptor per connection: allow as many as we may */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 
 	if (config_check(cfg, error_r) < 0)
 		return -1;
