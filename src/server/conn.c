@@ -50,6 +50,8 @@ struct write_req {
 
 static void conn_advance(struct conn *c);
 static void conn_close(struct conn *c);
+static void conn_stop_reading(struct conn *c);
+static void conn_idle_timer(struct conn *c);
 
 /* One read buffer for the whole loop: libuv calls alloc and read back to
  * back on this thread, so idle connections hold no read buffer. */
@@ -192,7 +194,10 @@ static void conn_on_timer(uv_timer_t *t)
 		if (c->exec_running || c->delaying)
 			break;
 		log_info("conn %u: idle timeout", c->id);
-		if (c->tls != NULL && !c->tls->handshake_done) {
+		if ((c->tls != NULL && !c->tls->handshake_done) ||
+		    c->write_pending >= SERVER_OUTPUT_HIGH_WATER) {
+			/* no handshake, or a client that does not read: a
+			 * BYE would never arrive */
 			conn_close(c);
 			break;
 		}
@@ -266,10 +271,7 @@ static void conn_close_after_flush(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
-		c->reading = false;
-	}
+	conn_stop_reading(c);
 	if (c->write_pending == 0) {
 		conn_close(c);
 		return;
@@ -327,17 +329,22 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 	} else {
 		imap_session_input(c->session, b->base, (size_t)nread);
 	}
-	if (c->exec_running || c->delaying) {
-		/* the command in progress finishes first; stop reading if the
-		 * client piles up too much behind it */
-		if (imap_session_input_pending(c->session) > SERVER_INPUT_HIGH_WATER &&
-		    c->reading) {
-			uv_read_stop((uv_stream_t *)&c->tcp);
-			c->reading = false;
-		}
+	if (c->exec_running || c->delaying || c->write_pending >= SERVER_OUTPUT_HIGH_WATER) {
+		/* the command in progress (or the output) goes first; stop
+		 * reading if the client piles up too much behind it */
+		if (imap_session_input_pending(c->session) > SERVER_INPUT_HIGH_WATER)
+			conn_stop_reading(c);
 		return;
 	}
 	conn_advance(c);
+}
+
+static void conn_stop_reading(struct conn *c)
+{
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
 }
 
 static void conn_start_reading(struct conn *c)
@@ -387,8 +394,14 @@ static void conn_advance(struct conn *c)
 			return;
 		if (c->tls != NULL && !c->tls->handshake_done)
 			return;
-		if (c->write_pending >= SERVER_OUTPUT_HIGH_WATER)
-			return; /* conn_on_write resumes */
+		if (c->write_pending >= SERVER_OUTPUT_HIGH_WATER) {
+			/* the client does not read: read no more from it either,
+			 * and give it the idle time to catch up (conn_on_write
+			 * resumes) */
+			conn_stop_reading(c);
+			conn_idle_timer(c);
+			return;
+		}
 		step = imap_session_step(c->session);
 		conn_flush(c);
 		if (c->closed)

@@ -61,7 +61,10 @@ static int listener_open(struct server *srv, const char *spec, bool tls, char **
 	srv->listeners =
 		xrealloc(srv->listeners, (srv->listener_count + 1) * sizeof(*srv->listeners));
 	srv->listeners[srv->listener_count++] = l;
-	log_info("listening on %s:%d (%s)", l->addr, l->port, tls ? "imaps" : "imap");
+	if (strchr(l->addr, ':') != NULL)
+		log_info("listening on [%s]:%d (%s)", l->addr, l->port, tls ? "imaps" : "imap");
+	else
+		log_info("listening on %s:%d (%s)", l->addr, l->port, tls ? "imaps" : "imap");
 	return 0;
 }
 

@@ -235,7 +235,10 @@ void server_free(struct server **srvp)
 			uv_close((uv_handle_t *)&srv->sig_int, NULL);
 			uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
 		}
-		uv_run(srv->loop, UV_RUN_DEFAULT);
+		/* a closing connection may stop the loop (conn_close during
+		 * shutdown): run until nothing is left, close callbacks too */
+		while (uv_loop_alive(srv->loop))
+			uv_run(srv->loop, UV_RUN_DEFAULT);
 		uv_loop_close(srv->loop);
 		free(srv->loop);
 	}
