@@ -130,7 +130,7 @@ static int check_listen_list(char **list, size_t count)
 
 /* Returns NULL when accepted, else the reason. */
 static const char *config_set(struct roost_config *cfg, const char *section, const char *name,
-			      const char *v)
+                              const char *v)
 {
 	if (str_case_eq(section, "server")) {
 		if (str_case_eq(name, "data_dir")) {
@@ -237,8 +237,7 @@ static const char *config_set(struct roost_config *cfg, const char *section, con
 	return NULL;
 }
 
-static int config_ini_handler(void *user, const char *section, const char *name,
-			      const char *value)
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_parse *ctx = user;
 	const char *reason;

@@ -136,8 +136,8 @@ int cli_demo(int argc, char **argv, struct roost_config *cfg)
 	       "Thunderbird: server localhost, port %d, SSL/TLS, normal password,\n"
 	       "  user %s; accept the self-signed certificate when asked.\n\n",
 	       ROOST_VERSION, imap_port, imaps_port, DEMO_USER, password, cfg->tls_cert,
-	       cfg->data_dir, imaps_port, DEMO_USER, password, imap_port, DEMO_USER,
-	       imaps_port, DEMO_USER, password, imaps_port, imaps_port, DEMO_USER);
+	       cfg->data_dir, imaps_port, DEMO_USER, password, imap_port, DEMO_USER, imaps_port,
+	       DEMO_USER, password, imaps_port, imaps_port, DEMO_USER);
 	fflush(stdout);
 	if (server_run(srv) != 0)
 		ret = EX_SOFTWARE;

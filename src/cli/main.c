@@ -14,9 +14,9 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-	{"serve", cli_serve, true, "serve [-c FILE]            run the server"},
-	{"demo", cli_demo, false, "demo                       run a throw-away demo server"},
-	{"user", cli_user, true, "user add|del|passwd|list   manage accounts"},
+    {"serve", cli_serve, true, "serve [-c FILE]            run the server"},
+    {"demo", cli_demo, false, "demo                       run a throw-away demo server"},
+    {"user", cli_user, true, "user add|del|passwd|list   manage accounts"},
 };
 
 static void usage(FILE *out)

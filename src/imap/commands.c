@@ -68,13 +68,13 @@ static void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 	if (cmd->nargs != 2 || !imap_arg_string(&cmd->args[0], &user, &user_len) ||
 	    !imap_arg_string(&cmd->args[1], &pass, &pass_len)) {
 		imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-				  "LOGIN needs a user name and a password");
+		                  "LOGIN needs a user name and a password");
 		return;
 	}
 	if (!imap_session_plaintext_ok(s)) {
 		/* RFC 9051 6.2.3: LOGINDISABLED is advertised */
 		imap_reply_tagged(s, cmd->tag, "NO", "PRIVACYREQUIRED",
-				  "Use STARTTLS or the TLS port before logging in");
+		                  "Use STARTTLS or the TLS port before logging in");
 		return;
 	}
 	switch (auth_verify(s->env->auth, user, pass, &canonical)) {
@@ -87,7 +87,7 @@ static void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 		break;
 	case AUTH_INTERNAL:
 		imap_reply_tagged(s, cmd->tag, "NO", "UNAVAILABLE",
-				  "Authentication is temporarily unavailable");
+		                  "Authentication is temporarily unavailable");
 		break;
 	}
 }
@@ -147,7 +147,7 @@ static void sasl_feed(struct imap_session *s, const unsigned char *input, size_t
 		break;
 	case AUTH_INTERNAL:
 		imap_reply_tagged(s, s->sasl_tag, "NO", "UNAVAILABLE",
-				  "Authentication is temporarily unavailable");
+		                  "Authentication is temporarily unavailable");
 		break;
 	}
 	sasl_end(s);
@@ -189,19 +189,20 @@ static void cmd_authenticate(struct imap_session *s, const struct imap_command *
 	if (cmd->nargs < 1 || cmd->nargs > 2 || cmd->args[0].type != IMAP_ARG_ATOM ||
 	    !imap_arg_string(&cmd->args[0], &mech_name, &mech_len) ||
 	    (cmd->nargs == 2 && (cmd->args[1].type != IMAP_ARG_ATOM ||
-				 !imap_arg_string(&cmd->args[1], &ir, &ir_len)))) {
-		imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-				  "AUTHENTICATE needs a mechanism and an optional initial response");
+	                         !imap_arg_string(&cmd->args[1], &ir, &ir_len)))) {
+		imap_reply_tagged(
+		    s, cmd->tag, "BAD", NULL,
+		    "AUTHENTICATE needs a mechanism and an optional initial response");
 		return;
 	}
 	if (sasl_mech_lookup(mech_name, &mech) < 0) {
 		imap_reply_tagged(s, cmd->tag, "NO", "CANNOT",
-				  "Unsupported authentication mechanism");
+		                  "Unsupported authentication mechanism");
 		return;
 	}
 	if (!imap_session_plaintext_ok(s)) {
 		imap_reply_tagged(s, cmd->tag, "NO", "PRIVACYREQUIRED",
-				  "Use STARTTLS or the TLS port before authenticating");
+		                  "Use STARTTLS or the TLS port before authenticating");
 		return;
 	}
 	if (ir != NULL) {
@@ -209,7 +210,7 @@ static void cmd_authenticate(struct imap_session *s, const struct imap_command *
 		if (!(ir_len == 1 && ir[0] == '=') &&
 		    auth_base64_decode(ir, ir_len, &decoded, &decoded_len) < 0) {
 			imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-					  "Invalid base64 in initial response");
+			                  "Invalid base64 in initial response");
 			return;
 		}
 		if (decoded == NULL)
@@ -248,7 +249,7 @@ static void cmd_id(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if (!ok) {
 		imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-				  "ID takes NIL or a list of field and value strings");
+		                  "ID takes NIL or a list of field and value strings");
 		return;
 	}
 	if (arg->type == IMAP_ARG_LIST && log_get_level() >= LOG_DEBUG) {
@@ -256,10 +257,10 @@ static void cmd_id(struct imap_session *s, const struct imap_command *cmd)
 		buf_init(&b);
 		for (size_t i = 0; i + 1 < arg->count; i += 2) {
 			char *k = str_sanitize(arg->list[i].str, arg->list[i].len, 30);
-			char *v = arg->list[i + 1].type == IMAP_ARG_NIL
-					  ? xstrdup("NIL")
-					  : str_sanitize(arg->list[i + 1].str, arg->list[i + 1].len,
-							 64);
+			char *v =
+			    arg->list[i + 1].type == IMAP_ARG_NIL
+			        ? xstrdup("NIL")
+			        : str_sanitize(arg->list[i + 1].str, arg->list[i + 1].len, 64);
 			buf_printf(&b, " %s=%s", k, v);
 			free(k);
 			free(v);
@@ -284,7 +285,7 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *cmd)
 	for (size_t i = 0; i < cmd->nargs; i++) {
 		if (cmd->args[i].type != IMAP_ARG_ATOM) {
 			imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-					  "ENABLE takes capability names (atoms)");
+			                  "ENABLE takes capability names (atoms)");
 			return;
 		}
 	}
@@ -301,42 +302,42 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *cmd)
 }
 
 static const struct imap_command_def command_table[] = {
-	/* any state */
-	{"CAPABILITY", IMAP_STATES_ANY, cmd_capability},
-	{"NOOP", IMAP_STATES_ANY, cmd_noop},
-	{"LOGOUT", IMAP_STATES_ANY, cmd_logout},
-	{"ID", IMAP_STATES_ANY, cmd_id},
-	/* not authenticated */
-	{"STARTTLS", IMAP_STATE_NOTAUTH, cmd_starttls},
-	{"LOGIN", IMAP_STATE_NOTAUTH, cmd_login},
-	{"AUTHENTICATE", IMAP_STATE_NOTAUTH, cmd_authenticate},
-	/* authenticated (RFC 5161 3: ENABLE only before SELECT) */
-	{"ENABLE", IMAP_STATE_AUTH, cmd_enable},
-	/* the mailbox and message commands come with the store (issue 4) */
-	{"SELECT", IMAP_STATES_AUTHED, NULL},
-	{"EXAMINE", IMAP_STATES_AUTHED, NULL},
-	{"CREATE", IMAP_STATES_AUTHED, NULL},
-	{"DELETE", IMAP_STATES_AUTHED, NULL},
-	{"RENAME", IMAP_STATES_AUTHED, NULL},
-	{"SUBSCRIBE", IMAP_STATES_AUTHED, NULL},
-	{"UNSUBSCRIBE", IMAP_STATES_AUTHED, NULL},
-	{"LIST", IMAP_STATES_AUTHED, NULL},
-	{"LSUB", IMAP_STATES_AUTHED, NULL},
-	{"NAMESPACE", IMAP_STATES_AUTHED, NULL},
-	{"STATUS", IMAP_STATES_AUTHED, NULL},
-	{"APPEND", IMAP_STATES_AUTHED, NULL},
-	{"IDLE", IMAP_STATES_AUTHED, NULL},
-	/* selected */
-	{"CHECK", IMAP_STATE_SELECTED, NULL},
-	{"CLOSE", IMAP_STATE_SELECTED, NULL},
-	{"UNSELECT", IMAP_STATE_SELECTED, NULL},
-	{"EXPUNGE", IMAP_STATE_SELECTED, NULL},
-	{"SEARCH", IMAP_STATE_SELECTED, NULL},
-	{"FETCH", IMAP_STATE_SELECTED, NULL},
-	{"STORE", IMAP_STATE_SELECTED, NULL},
-	{"COPY", IMAP_STATE_SELECTED, NULL},
-	{"MOVE", IMAP_STATE_SELECTED, NULL},
-	{"UID", IMAP_STATE_SELECTED, NULL},
+    /* any state */
+    {"CAPABILITY", IMAP_STATES_ANY, cmd_capability},
+    {"NOOP", IMAP_STATES_ANY, cmd_noop},
+    {"LOGOUT", IMAP_STATES_ANY, cmd_logout},
+    {"ID", IMAP_STATES_ANY, cmd_id},
+    /* not authenticated */
+    {"STARTTLS", IMAP_STATE_NOTAUTH, cmd_starttls},
+    {"LOGIN", IMAP_STATE_NOTAUTH, cmd_login},
+    {"AUTHENTICATE", IMAP_STATE_NOTAUTH, cmd_authenticate},
+    /* authenticated (RFC 5161 3: ENABLE only before SELECT) */
+    {"ENABLE", IMAP_STATE_AUTH, cmd_enable},
+    /* the mailbox and message commands come with the store (issue 4) */
+    {"SELECT", IMAP_STATES_AUTHED, NULL},
+    {"EXAMINE", IMAP_STATES_AUTHED, NULL},
+    {"CREATE", IMAP_STATES_AUTHED, NULL},
+    {"DELETE", IMAP_STATES_AUTHED, NULL},
+    {"RENAME", IMAP_STATES_AUTHED, NULL},
+    {"SUBSCRIBE", IMAP_STATES_AUTHED, NULL},
+    {"UNSUBSCRIBE", IMAP_STATES_AUTHED, NULL},
+    {"LIST", IMAP_STATES_AUTHED, NULL},
+    {"LSUB", IMAP_STATES_AUTHED, NULL},
+    {"NAMESPACE", IMAP_STATES_AUTHED, NULL},
+    {"STATUS", IMAP_STATES_AUTHED, NULL},
+    {"APPEND", IMAP_STATES_AUTHED, NULL},
+    {"IDLE", IMAP_STATES_AUTHED, NULL},
+    /* selected */
+    {"CHECK", IMAP_STATE_SELECTED, NULL},
+    {"CLOSE", IMAP_STATE_SELECTED, NULL},
+    {"UNSELECT", IMAP_STATE_SELECTED, NULL},
+    {"EXPUNGE", IMAP_STATE_SELECTED, NULL},
+    {"SEARCH", IMAP_STATE_SELECTED, NULL},
+    {"FETCH", IMAP_STATE_SELECTED, NULL},
+    {"STORE", IMAP_STATE_SELECTED, NULL},
+    {"COPY", IMAP_STATE_SELECTED, NULL},
+    {"MOVE", IMAP_STATE_SELECTED, NULL},
+    {"UID", IMAP_STATE_SELECTED, NULL},
 };
 
 const struct imap_command_def *imap_command_lookup(const char *name)

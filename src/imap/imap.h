@@ -43,7 +43,7 @@ struct imap_env {
 
 /* Facts about the connection a session runs on. */
 struct imap_conn_info {
-	bool tls;	       /* TLS is active (implicit TLS port) */
+	bool tls;              /* TLS is active (implicit TLS port) */
 	bool starttls_offered; /* plain port where STARTTLS is possible */
 	const char *peer;      /* "address:port", for logs */
 	unsigned conn_id;      /* for logs */
@@ -59,11 +59,11 @@ enum imap_step {
 struct imap_session;
 
 struct imap_session *imap_session_new(const struct imap_env *env,
-				      const struct imap_conn_info *info);
+                                      const struct imap_conn_info *info);
 /* A session that only says BYE (connection limits): greeting is the BYE. */
 struct imap_session *imap_session_new_reject(const struct imap_env *env,
-					     const struct imap_conn_info *info, const char *code,
-					     const char *text);
+                                             const struct imap_conn_info *info, const char *code,
+                                             const char *text);
 void imap_session_free(struct imap_session **session);
 
 void imap_session_input(struct imap_session *session, const void *data, size_t len);

@@ -56,12 +56,12 @@ struct imap_command {
 void imap_command_free(struct imap_command **cmd);
 
 struct imap_parser_limits {
-	uint64_t max_line;	    /* non-literal bytes of one command, CRLF excluded */
-	uint64_t max_literal;	    /* largest literal accepted (changes with state) */
-	uint64_t max_nonsync;	    /* largest {n+}: 4096 under LITERAL-, else = max_literal */
-	unsigned max_depth;	    /* parenthesis nesting */
-	uint64_t spool_threshold;   /* literals above this go to a spool file */
-	const char *spool_dir;	    /* where spool files are made (O_TMPFILE) */
+	uint64_t max_line;        /* non-literal bytes of one command, CRLF excluded */
+	uint64_t max_literal;     /* largest literal accepted (changes with state) */
+	uint64_t max_nonsync;     /* largest {n+}: 4096 under LITERAL-, else = max_literal */
+	unsigned max_depth;       /* parenthesis nesting */
+	uint64_t spool_threshold; /* literals above this go to a spool file */
+	const char *spool_dir;    /* where spool files are made (O_TMPFILE) */
 };
 
 enum imap_parse_result {
@@ -98,7 +98,7 @@ void imap_parser_set_limits(struct imap_parser *parser, const struct imap_parser
  * away instead: RFC 3501 6.2.1, CVE-2021-33515).
  */
 enum imap_parse_result imap_parser_feed(struct imap_parser *parser, const void *data, size_t len,
-					size_t *consumed_r);
+                                        size_t *consumed_r);
 
 /* After IMAP_PARSE_COMMAND: the command; the caller owns and frees it. */
 struct imap_command *imap_parser_take_command(struct imap_parser *parser);
@@ -140,7 +140,7 @@ struct imap_seqset {
  * and more than max_ranges ranges are errors (reason in *error_r, a static
  * string). A range "5:2" is stored as 2:5. "*" is kept symbolic. */
 int imap_seqset_parse(const char *s, size_t max_ranges, struct imap_seqset *set_r,
-		      const char **error_r);
+                      const char **error_r);
 void imap_seqset_free(struct imap_seqset *set);
 /* Resolve '*' to star (the largest number in use; 0 in an empty mailbox),
  * sort and merge overlapping ranges. Never expands ranges into numbers. */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 void imap_reply_tagged(struct imap_session *s, const char *tag, const char *status,
-		       const char *code, const char *fmt, ...)
+                       const char *code, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -26,8 +26,8 @@ static void session_parser_limits(const struct imap_session *s, struct imap_pars
 		 * we advertise LITERAL- here (RFC 7888 5) */
 		l->max_literal = cfg->max_literal_preauth;
 		l->max_nonsync = cfg->max_literal_preauth < IMAP_LITERAL_MINUS_MAX
-					 ? cfg->max_literal_preauth
-					 : IMAP_LITERAL_MINUS_MAX;
+		                     ? cfg->max_literal_preauth
+		                     : IMAP_LITERAL_MINUS_MAX;
 	}
 }
 
@@ -39,7 +39,7 @@ void imap_session_update_limits(struct imap_session *s)
 }
 
 static struct imap_session *session_alloc(const struct imap_env *env,
-					  const struct imap_conn_info *info)
+                                          const struct imap_conn_info *info)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct imap_parser_limits limits;
@@ -57,8 +57,7 @@ static struct imap_session *session_alloc(const struct imap_env *env,
 	return s;
 }
 
-struct imap_session *imap_session_new(const struct imap_env *env,
-				      const struct imap_conn_info *info)
+struct imap_session *imap_session_new(const struct imap_env *env, const struct imap_conn_info *info)
 {
 	struct imap_session *s = session_alloc(env, info);
 
@@ -69,8 +68,8 @@ struct imap_session *imap_session_new(const struct imap_env *env,
 }
 
 struct imap_session *imap_session_new_reject(const struct imap_env *env,
-					     const struct imap_conn_info *info, const char *code,
-					     const char *text)
+                                             const struct imap_conn_info *info, const char *code,
+                                             const char *text)
 {
 	struct imap_session *s = session_alloc(env, info);
 
@@ -156,7 +155,7 @@ enum imap_step imap_session_step(struct imap_session *s)
 			return IMAP_STEP_EXEC;
 
 		r = imap_parser_feed(s->parser, s->in.data + s->in_off, s->in.len - s->in_off,
-				     &consumed);
+		                     &consumed);
 		s->in_off += consumed;
 		if (s->in_off == s->in.len) {
 			buf_reset(&s->in);
@@ -199,15 +198,15 @@ static void session_run_command(struct imap_session *s, const struct imap_comman
 	if ((def->states & s->state) == 0) {
 		if (s->state == IMAP_STATE_NOTAUTH)
 			imap_reply_tagged(s, cmd->tag, "BAD", NULL, "%s needs authentication first",
-					  def->name);
+			                  def->name);
 		else
-			imap_reply_tagged(s, cmd->tag, "BAD", NULL,
-					  "%s is not valid in this state", def->name);
+			imap_reply_tagged(s, cmd->tag, "BAD", NULL, "%s is not valid in this state",
+			                  def->name);
 		return;
 	}
 	if (def->run == NULL) {
 		imap_reply_tagged(s, cmd->tag, "NO", "CANNOT",
-				  "%s is not supported by this server yet", def->name);
+		                  "%s is not supported by this server yet", def->name);
 		return;
 	}
 	def->run(s, cmd);
@@ -281,7 +280,7 @@ bool imap_session_plaintext_ok(const struct imap_session *s)
 }
 
 void imap_session_login_ok(struct imap_session *s, const char *tag, const char *user,
-			   const char *method)
+                           const char *method)
 {
 	struct buf caps;
 
@@ -291,7 +290,7 @@ void imap_session_login_ok(struct imap_session *s, const char *tag, const char *
 	s->auth_failures = 0;
 	imap_session_update_limits(s);
 	log_info("conn %u: login user=%s method=%s tls=%s", s->conn_id, user, method,
-		 s->tls ? "yes" : "no");
+	         s->tls ? "yes" : "no");
 	/* RFC 9051 6.2.3: send the new capabilities with the OK */
 	buf_init(&caps);
 	imap_write_capabilities(s, &caps);
@@ -300,7 +299,7 @@ void imap_session_login_ok(struct imap_session *s, const char *tag, const char *
 }
 
 void imap_session_login_failed(struct imap_session *s, const char *tag, const char *user,
-			       const char *method)
+                               const char *method)
 {
 	char *safe_user = str_sanitize(user, strlen(user), 64);
 

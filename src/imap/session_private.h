@@ -63,7 +63,7 @@ const struct imap_command_def *imap_command_lookup(const char *name);
 
 /* responses (response.c) */
 void imap_reply_tagged(struct imap_session *s, const char *tag, const char *status,
-		       const char *code, const char *fmt, ...) ROOST_PRINTF(5, 6);
+                       const char *code, const char *fmt, ...) ROOST_PRINTF(5, 6);
 void imap_reply_untagged(struct imap_session *s, const char *fmt, ...) ROOST_PRINTF(2, 3);
 /* A string as atom-safe quoted string or literal, as its bytes require. */
 void imap_write_string(struct buf *out, const char *data, size_t len, bool utf8_ok);
@@ -79,9 +79,9 @@ bool imap_arg_is_atom(const struct imap_arg *arg, const char *atom);
 /* session.c */
 void imap_session_update_limits(struct imap_session *s);
 void imap_session_login_ok(struct imap_session *s, const char *tag, const char *user,
-			   const char *method);
+                           const char *method);
 void imap_session_login_failed(struct imap_session *s, const char *tag, const char *user,
-			       const char *method);
+                               const char *method);
 bool imap_session_plaintext_ok(const struct imap_session *s);
 
 /* commands.c: AUTHENTICATE's continuation */

@@ -217,8 +217,8 @@ static void conn_idle_timer(struct conn *c)
 {
 	const struct roost_config *cfg = c->srv->cfg;
 	unsigned secs = c->session != NULL && imap_session_authenticated(c->session)
-				? cfg->idle_timeout
-				: cfg->preauth_timeout;
+	                    ? cfg->idle_timeout
+	                    : cfg->preauth_timeout;
 	conn_timer_start(c, CONN_TIMER_IDLE, (uint64_t)secs * 1000);
 }
 
@@ -305,7 +305,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 		buf_init(&plain);
 		if (tls_conn_input(c->tls, b->base, (size_t)nread, &plain) < 0) {
 			log_info("conn %u: TLS %s failed", c->id,
-				 was_done ? "session" : "handshake");
+			         was_done ? "session" : "handshake");
 			conn_send_tls_pending(c); /* the alert, if any */
 			buf_free(&plain);
 			conn_close_after_flush(c);
@@ -315,7 +315,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 		if (!was_done && c->tls->handshake_done) {
 			char desc[128];
 			log_info("conn %u: TLS established: %s", c->id,
-				 tls_conn_describe(c->tls, desc, sizeof(desc)));
+			         tls_conn_describe(c->tls, desc, sizeof(desc)));
 			if (!c->tls_port)
 				imap_session_tls_started(c->session);
 		}
@@ -470,11 +470,11 @@ void conn_accept(struct listener *l)
 		if (ss.ss_family == AF_INET6) {
 			uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
 			snprintf(c->peer, sizeof(c->peer), "[%s]:%d", c->ip,
-				 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+			         ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
 		} else {
 			uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
 			snprintf(c->peer, sizeof(c->peer), "%s:%d", c->ip,
-				 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+			         ntohs(((struct sockaddr_in *)&ss)->sin_port));
 		}
 	}
 	c->counted_ip = true;
@@ -485,7 +485,7 @@ void conn_accept(struct listener *l)
 	else if (srv->shutting_down)
 		reject = "Server shutting down";
 	log_info("conn %u: connect from %s on %s port %d%s", c->id, c->peer,
-		 l->tls ? "imaps" : "imap", l->port, reject != NULL ? " (refused: limit)" : "");
+	         l->tls ? "imaps" : "imap", l->port, reject != NULL ? " (refused: limit)" : "");
 
 	info.tls = l->tls; /* the session speaks only after the handshake */
 	info.starttls_offered = !l->tls;

@@ -40,13 +40,13 @@ static int listener_open(struct server *srv, const char *spec, bool tls, char **
 	l->tcp.data = l;
 	/* [::] next to 0.0.0.0 on the same port: each family its own socket */
 	r = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss,
-			ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	                ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&l->tcp, 511, listener_on_connection);
 	if (r != 0) {
 		*error_r = xasprintf("cannot listen on %s: %s", spec, uv_strerror(r));
-		srv->listeners = xrealloc(srv->listeners,
-					  (srv->listener_count + 1) * sizeof(*srv->listeners));
+		srv->listeners =
+		    xrealloc(srv->listeners, (srv->listener_count + 1) * sizeof(*srv->listeners));
 		srv->listeners[srv->listener_count++] = l; /* closed with the others */
 		return -1;
 	}
@@ -54,12 +54,12 @@ static int listener_open(struct server *srv, const char *spec, bool tls, char **
 		struct sockaddr_storage bound;
 		int len = sizeof(bound);
 		uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
-		l->port = ntohs(bound.ss_family == AF_INET6
-					? ((struct sockaddr_in6 *)&bound)->sin6_port
-					: ((struct sockaddr_in *)&bound)->sin_port);
+		l->port =
+		    ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+		                                      : ((struct sockaddr_in *)&bound)->sin_port);
 	}
 	srv->listeners =
-		xrealloc(srv->listeners, (srv->listener_count + 1) * sizeof(*srv->listeners));
+	    xrealloc(srv->listeners, (srv->listener_count + 1) * sizeof(*srv->listeners));
 	srv->listeners[srv->listener_count++] = l;
 	if (strchr(l->addr, ':') != NULL)
 		log_info("listening on [%s]:%d (%s)", l->addr, l->port, tls ? "imaps" : "imap");

@@ -39,8 +39,7 @@ static int mkdir_p(const char *path, mode_t mode, char **error_r)
 }
 
 /* Bind first, then become the unprivileged account of [server] user/group. */
-static int drop_privileges(const struct roost_config *cfg, const char *spool_dir,
-			   char **error_r)
+static int drop_privileges(const struct roost_config *cfg, const char *spool_dir, char **error_r)
 {
 	struct passwd *pw;
 	gid_t gid;
@@ -84,8 +83,8 @@ static int drop_privileges(const struct roost_config *cfg, const char *spool_dir
 		free(db);
 	}
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		*error_r = xasprintf("cannot drop privileges to %s: %s", cfg->user,
-				     strerror(errno));
+		*error_r =
+		    xasprintf("cannot drop privileges to %s: %s", cfg->user, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0) {
@@ -93,7 +92,7 @@ static int drop_privileges(const struct roost_config *cfg, const char *spool_dir
 		return -1;
 	}
 	log_info("running as user %s (uid %u, gid %u)", cfg->user, (unsigned)pw->pw_uid,
-		 (unsigned)gid);
+	         (unsigned)gid);
 	return 0;
 }
 
@@ -139,7 +138,7 @@ static void server_on_sigterm(uv_signal_t *h, int signum)
 		return;
 	}
 	uv_timer_start(&srv->shutdown_timer, server_on_shutdown_timer,
-		       SERVER_SHUTDOWN_GRACE_MS + 1000, 0);
+	               SERVER_SHUTDOWN_GRACE_MS + 1000, 0);
 }
 
 int server_new(const struct roost_config *cfg, struct server **srv_r, char **error_r)

@@ -39,9 +39,9 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, char **error_r)
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 	/* idle connections give their record buffers back */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_ENABLE_PARTIAL_WRITE);
+	                          SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		char *what = xasprintf("certificate %s", cert);
 		*error_r = tls_error_string(what);
@@ -194,14 +194,14 @@ int tls_make_self_signed(const char *cert_path, const char *key_path, char **err
 	X509_gmtime_adj(X509_getm_notAfter(x509), 60L * 60 * 24 * 365);
 	X509_set_pubkey(x509, pkey);
 	name = X509_get_subject_name(x509);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Roost demo",
-				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Roost demo", -1,
+	                           -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+	                           -1, 0);
 	X509_set_issuer_name(x509, name);
 	X509V3_set_ctx(&v3, x509, x509, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-				  "DNS:localhost,IP:127.0.0.1,IP:::1");
+	                          "DNS:localhost,IP:127.0.0.1,IP:::1");
 	if (ext == NULL)
 		fatal("subjectAltName failed");
 	X509_add_ext(x509, ext, -1);

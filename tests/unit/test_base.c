@@ -119,30 +119,30 @@ static void test_config_full(void **state)
 	char *error;
 
 	assert_int_equal(load("; comment\n"
-			      "[server]\n"
-			      "data_dir = /var/lib/x\n"
-			      "user = roost\n"
-			      "group = mail\n"
-			      "log_level = debug\n"
-			      "[imap]\n"
-			      "listen = 127.0.0.1:143, [::1]:143\n"
-			      "[imaps]\n"
-			      "listen =\n"
-			      "[lmtp]\n"
-			      "listen = unix:/run/roost/lmtp\n"
-			      "[tls]\n"
-			      "cert = /etc/c.pem\n"
-			      "key = /etc/k.pem\n"
-			      "[auth]\n"
-			      "allow_plaintext = yes\n"
-			      "fail_delay_ms = 10\n"
-			      "[limits]\n"
-			      "max_line = 128K\n"
-			      "max_message_size = 10M\n"
-			      "max_connections_per_ip = 7\n"
-			      "preauth_timeout = 5\n",
-			      &cfg, &error),
-			 0);
+	                      "[server]\n"
+	                      "data_dir = /var/lib/x\n"
+	                      "user = roost\n"
+	                      "group = mail\n"
+	                      "log_level = debug\n"
+	                      "[imap]\n"
+	                      "listen = 127.0.0.1:143, [::1]:143\n"
+	                      "[imaps]\n"
+	                      "listen =\n"
+	                      "[lmtp]\n"
+	                      "listen = unix:/run/roost/lmtp\n"
+	                      "[tls]\n"
+	                      "cert = /etc/c.pem\n"
+	                      "key = /etc/k.pem\n"
+	                      "[auth]\n"
+	                      "allow_plaintext = yes\n"
+	                      "fail_delay_ms = 10\n"
+	                      "[limits]\n"
+	                      "max_line = 128K\n"
+	                      "max_message_size = 10M\n"
+	                      "max_connections_per_ip = 7\n"
+	                      "preauth_timeout = 5\n",
+	                      &cfg, &error),
+	                 0);
 	assert_string_equal(cfg.data_dir, "/var/lib/x");
 	assert_string_equal(cfg.user, "roost");
 	assert_string_equal(cfg.group, "mail");
@@ -251,15 +251,15 @@ static void test_split_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_grow_and_consume),
-		cmocka_unit_test(test_str_to_size),
-		cmocka_unit_test(test_hostport),
-		cmocka_unit_test(test_sanitize),
-		cmocka_unit_test(test_config_full),
-		cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_config_missing_file),
-		cmocka_unit_test(test_config_sample),
-		cmocka_unit_test(test_split_list),
+	    cmocka_unit_test(test_buf_grow_and_consume),
+	    cmocka_unit_test(test_str_to_size),
+	    cmocka_unit_test(test_hostport),
+	    cmocka_unit_test(test_sanitize),
+	    cmocka_unit_test(test_config_full),
+	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_config_missing_file),
+	    cmocka_unit_test(test_config_sample),
+	    cmocka_unit_test(test_split_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
