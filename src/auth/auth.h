@@ -43,6 +43,11 @@ int auth_user_set_password(struct auth_db *db, const char *name, const char *pas
 /* 1 exists (its canonical name allocated in *name_r unless name_r is NULL),
  * 0 no such user, -1 error. */
 int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char **error_r);
+/* The account's numeric id (its data lives in DATA/accounts/<id>/): 1 found
+ * (*id_r set; canonical name allocated in *canonical_r unless that is
+ * NULL), 0 no such user, -1 error. */
+int auth_user_id(struct auth_db *db, const char *name, int64_t *id_r, char **canonical_r,
+                 char **error_r);
 /* Calls cb for each account name in order. 0 ok, -1 error. */
 int auth_user_list(struct auth_db *db, void (*cb)(const char *name, void *ctx), void *ctx,
 		   char **error_r);

@@ -454,6 +454,36 @@ int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char *
 	return -1;
 }
 
+int auth_user_id(struct auth_db *db, const char *name, int64_t *id_r, char **canonical_r,
+                 char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*error_r = NULL;
+	*id_r = 0;
+	if (canonical_r != NULL)
+		*canonical_r = NULL;
+	if (!auth_username_valid(name))
+		return 0;
+	if (auth_prepare(db, "SELECT id, name FROM users WHERE name = ?1", &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id_r = sqlite3_column_int64(stmt, 0);
+		if (canonical_r != NULL)
+			*canonical_r = xstrdup((const char *)sqlite3_column_text(stmt, 1));
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	*error_r = auth_db_error("looking up user", rc);
+	return -1;
+}
+
 /*
  * Look name up and copy out what verification needs, so that the statement
  * is finished before the slow hash starts. 1 found, 0 not, -1 error.

@@ -163,6 +163,16 @@ void config_free_list(char **list, size_t count);
 /* Parse "host:port" or "[v6]:port" into host (allocated) and port. */
 int net_parse_hostport(const char *s, char **host_r, int *port_r);
 
+/* ---- process identity ---- */
+
+#include <sys/types.h>
+/* The ids of [server] user and group (group empty: the user's primary
+ * group). 0 found, 1 no user configured, -1 error. */
+int proc_lookup_user(const char *user, const char *group, uid_t *uid_r, gid_t *gid_r,
+                     char **error_r);
+/* Become uid/gid for good (supplementary groups too); -1 on failure. */
+int proc_set_ids(uid_t uid, gid_t gid, char **error_r);
+
 /* ---- time ---- */
 uint64_t time_now_ms(void);
 

@@ -13,6 +13,12 @@
 int cli_serve(int argc, char **argv, struct roost_config *cfg);
 int cli_user(int argc, char **argv, struct roost_config *cfg);
 int cli_demo(int argc, char **argv, struct roost_config *cfg);
+int cli_deliver(int argc, char **argv, struct roost_config *cfg);
+int cli_check(int argc, char **argv, struct roost_config *cfg);
+
+/* Run as [server] user/group when started as root (creating the data dir
+ * for it if needed); -1 (reported on stderr) if that fails. */
+int cli_become_server_user(const struct roost_config *cfg);
 
 /* Read a password: from stdin when it is not a terminal (one line, the
  * newline removed), else prompted twice without echo. NULL on failure. */

@@ -260,6 +260,8 @@ static int cli_user_open(const struct roost_config *cfg, struct auth_db **db_r)
 	char *error;
 
 	free(path);
+	if (cli_become_server_user(cfg) < 0)
+		return EX_NOPERM;
 	if (auth_db_open(cfg->data_dir, &params, db_r, &error) < 0) {
 		fprintf(stderr, "roost: %s\n", error);
 		free(error);

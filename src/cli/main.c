@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
     {"serve", cli_serve, true, "serve [-c FILE]            run the server"},
     {"demo", cli_demo, false, "demo                       run a throw-away demo server"},
     {"user", cli_user, true, "user add|del|passwd|list   manage accounts"},
+    {"deliver", cli_deliver, true, "deliver -u USER [-m MBOX]  store a message read on stdin"},
+    {"check", cli_check, true, "check [-u USER] [--repair] reconcile index and blobs"},
 };
 
 static void usage(FILE *out)

@@ -5,8 +5,6 @@
 #include "server/server_private.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,60 +37,31 @@ static int mkdir_p(const char *path, mode_t mode, char **error_r)
 }
 
 /* Bind first, then become the unprivileged account of [server] user/group. */
-static int drop_privileges(const struct roost_config *cfg, const char *spool_dir, char **error_r)
+static int drop_privileges(const struct roost_config *cfg, char **error_r)
 {
-	struct passwd *pw;
+	static const char *const owned[] = {"", "/spool", "/roost.db", "/roost.db-wal",
+	                                    "/roost.db-shm"};
+	uid_t uid;
 	gid_t gid;
+	int r = proc_lookup_user(cfg->user, cfg->group, &uid, &gid, error_r);
 
-	if (cfg->user[0] == '\0')
-		return 0;
-	pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		*error_r = xasprintf("[server] user %s: no such user", cfg->user);
-		return -1;
-	}
-	gid = pw->pw_gid;
-	if (cfg->group[0] != '\0') {
-		struct group *gr = getgrnam(cfg->group);
-		if (gr == NULL) {
-			*error_r = xasprintf("[server] group %s: no such group", cfg->group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
-	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid)
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (getuid() == uid && geteuid() == uid)
 		return 0;
 	/* the data the server writes must stay its own after the drop */
-	if (chown(cfg->data_dir, pw->pw_uid, gid) < 0 || chown(spool_dir, pw->pw_uid, gid) < 0) {
-		*error_r = xasprintf("chown %s: %s", cfg->data_dir, strerror(errno));
-		return -1;
-	}
-	{
-		char *db = xasprintf("%s/roost.db", cfg->data_dir);
-		const char *suffixes[] = {"", "-wal", "-shm"};
-		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
-			char *f = xasprintf("%s%s", db, suffixes[i]);
-			if (chown(f, pw->pw_uid, gid) < 0 && errno != ENOENT) {
-				*error_r = xasprintf("chown %s: %s", f, strerror(errno));
-				free(f);
-				free(db);
-				return -1;
-			}
+	for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
+		char *f = xasprintf("%s%s", cfg->data_dir, owned[i]);
+		if (chown(f, uid, gid) < 0 && errno != ENOENT) {
+			*error_r = xasprintf("chown %s: %s", f, strerror(errno));
 			free(f);
+			return -1;
 		}
-		free(db);
+		free(f);
 	}
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		*error_r =
-		    xasprintf("cannot drop privileges to %s: %s", cfg->user, strerror(errno));
+	if (proc_set_ids(uid, gid, error_r) < 0)
 		return -1;
-	}
-	if (setuid(0) == 0) {
-		*error_r = xstrdup("privileges could be regained after the drop");
-		return -1;
-	}
-	log_info("running as user %s (uid %u, gid %u)", cfg->user, (unsigned)pw->pw_uid,
-	         (unsigned)gid);
+	log_info("running as user %s (uid %u, gid %u)", cfg->user, (unsigned)uid, (unsigned)gid);
 	return 0;
 }
 
@@ -182,7 +151,7 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	uv_loop_init(srv->loop);
 	if (listeners_open(srv, error_r) < 0)
 		return -1;
-	if (drop_privileges(cfg, srv->spool_dir, error_r) < 0)
+	if (drop_privileges(cfg, error_r) < 0)
 		return -1;
 
 	uv_signal_init(srv->loop, &srv->sig_hup);

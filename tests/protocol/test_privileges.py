@@ -5,7 +5,7 @@ import pwd
 
 import pytest
 
-from roostlib import ok
+from roostlib import PASSWORDS, ok
 
 
 def proc_ids(pid):
@@ -22,9 +22,10 @@ def proc_ids(pid):
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
 def test_drops_to_configured_user(start_server):
     nobody = pwd.getpwnam("nobody")
-    srv = start_server(start=False, server={"user": "nobody", "group": ""})
+    srv = start_server(start=False, users={}, server={"user": "nobody", "group": ""})
     # the account must be able to reach its data dir after the drop
     os.chmod(srv.dir, 0o711)
+    srv.user_cli("add", "alice", password=PASSWORDS["alice"], check=True)
     srv.start()
     uids, gids = proc_ids(srv.proc.pid)
     assert uids == [nobody.pw_uid] * 4, uids
@@ -65,5 +66,27 @@ def test_literal_over_message_limit_is_refused(start_server):
         c.send(b"a APPEND INBOX {70000}\r\n")
         line = c.read_line()
         assert line.startswith(b"a BAD [TOOBIG]"), line
+        _, tagged = c.cmd("NOOP")
+        assert ok(tagged)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_tools_run_as_configured_user(start_server):
+    """roost user and roost deliver started as root make their files as
+    [server] user, so the server can still write them after its drop."""
+    import subprocess
+    nobody = pwd.getpwnam("nobody")
+    srv = start_server(start=False, users={}, server={"user": "nobody", "group": ""})
+    os.chmod(srv.dir, 0o711)
+    srv.user_cli("add", "carol", password="pw-Carol-1", check=True)
+    r = subprocess.run([srv.binary, "deliver", "-c", srv.conf, "-u", "carol"],
+                       input=b"Subject: x\r\n\r\nbody\r\n", capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for root, dirs, files in os.walk(srv.data_dir):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            assert st.st_uid == nobody.pw_uid, os.path.join(root, name)
+    srv.start()
+    with srv.login_tls(user="carol", password="pw-Carol-1") as c:
         _, tagged = c.cmd("NOOP")
         assert ok(tagged)
