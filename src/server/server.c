@@ -101,6 +101,7 @@ static void server_on_sigterm(uv_signal_t *h, int signum)
 	log_info("signal %d: shutting down, %u connections", signum, srv->conn_count);
 	srv->shutting_down = true;
 	listeners_close(srv);
+	control_close(srv);
 	conn_shutdown_all(srv);
 	if (srv->conn_count == 0) {
 		uv_stop(srv->loop);
@@ -115,6 +116,8 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	struct auth_hash_params params = {cfg->argon2_ops, cfg->argon2_mem_kib};
 	char workers[16];
+
+	srv->control_fd = -1;
 
 	*srv_r = srv;
 	srv->cfg = cfg;
@@ -152,6 +155,16 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	if (listeners_open(srv, error_r) < 0)
 		return -1;
 	if (drop_privileges(cfg, error_r) < 0)
+		return -1;
+	/* after the drop: what the store creates belongs to the server */
+	{
+		struct store_error err;
+		if (store_open(cfg->data_dir, NULL, &srv->store, &err) < 0) {
+			*error_r = xasprintf("store: %s", err.text);
+			return -1;
+		}
+	}
+	if (control_open(srv, error_r) < 0)
 		return -1;
 
 	uv_signal_init(srv->loop, &srv->sig_hup);
@@ -196,6 +209,7 @@ void server_free(struct server **srvp)
 		 * command still runs closes when it returns), then every other
 		 * handle, and the loop runs until all of them are gone */
 		listeners_close(srv);
+		control_close(srv);
 		conn_close_all(srv);
 		if (srv->handles_ready) {
 			uv_close((uv_handle_t *)&srv->sig_hup, NULL);
@@ -219,6 +233,7 @@ void server_free(struct server **srvp)
 	}
 	free(srv->listeners);
 	auth_db_close(&srv->auth);
+	store_close(&srv->store);
 	SSL_CTX_free(srv->tls_ctx);
 	free(srv->spool_dir);
 	free(srv);

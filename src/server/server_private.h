@@ -5,6 +5,7 @@
 #include "server/server.h"
 #include "auth/auth.h"
 #include "imap/imap.h"
+#include "store/store.h"
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -40,6 +41,12 @@ struct server {
 	char *spool_dir;
 
 	SSL_CTX *tls_ctx;
+	struct store *store;
+
+	/* control.c: change notices from other processes */
+	uv_poll_t control_poll;
+	int control_fd;
+	char *control_path;
 
 	struct listener **listeners;
 	size_t listener_count;
@@ -75,6 +82,10 @@ int tls_conn_write(struct tls_conn *tls, const void *data, size_t len);
 /* Take the bytes OpenSSL wants sent (handshake, records, alerts). */
 void tls_conn_pending(struct tls_conn *tls, struct buf *out);
 const char *tls_conn_describe(struct tls_conn *tls, char *buf, size_t size);
+
+/* control.c */
+int control_open(struct server *srv, char **error_r);
+void control_close(struct server *srv);
 
 /* listen.c */
 int listeners_open(struct server *srv, char **error_r);

@@ -129,3 +129,31 @@ def test_check_clean_then_missing_blob(srv):
 
 def test_check_unknown_user(srv):
     assert run(srv, "check", "-u", "nosuch").returncode == EX_NOUSER
+
+
+def test_deliver_tells_running_server(start_server):
+    """A running server hears of the delivery on DATA/control.sock and feeds
+    it to its change hub (IDLE sessions will see it at once)."""
+    srv = start_server()
+    sock = os.path.join(srv.data_dir, "control.sock")
+    assert os.path.exists(sock)
+    assert run(srv, "deliver", "-u", "alice", stdin=MSG).returncode == 0
+    srv.wait_log(r"control: roost-changed \d+ \d+")
+    srv.stop()
+    assert not os.path.exists(sock)
+
+
+def test_control_socket_ignores_junk(start_server):
+    import socket as pysocket
+    srv = start_server()
+    s = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_DGRAM)
+    try:
+        for junk in (b"", b"hello", b"roost-changed x y\n", b"\x00" * 200,
+                     b"roost-changed 1 99999999999999999999999\n"):
+            s.sendto(junk, os.path.join(srv.data_dir, "control.sock"))
+    finally:
+        s.close()
+    srv.wait_log(r"control: malformed notice")
+    with srv.login_tls() as c:
+        _, tagged = c.cmd("NOOP")
+        assert tagged.split()[1] == b"OK"
