@@ -157,3 +157,56 @@ def test_control_socket_ignores_junk(start_server):
     with srv.login_tls() as c:
         _, tagged = c.cmd("NOOP")
         assert tagged.split()[1] == b"OK"
+
+
+def crlf(data):
+    import re
+    return re.sub(rb"\r?\n", b"\r\n", data)
+
+
+def hostile_messages():
+    big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * (50 * 1024 * 1024 // 1000)
+    parts = [b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"]
+    for i in range(10000):
+        parts.append(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i)
+    parts.append(b"--b--\r\n")
+    many = b"".join(parts)
+    deep = b"".join(b"Content-Type: multipart/mixed; boundary=d%d\r\n\r\n--d%d\r\n" % (i, i)
+                    for i in range(1000)) + b"Content-Type: text/plain\r\n\r\ndeep\r\n"
+    return {
+        "50MB": big,
+        "10000 parts": many,
+        "1000 deep": deep,
+        "no separator": b"Subject: no body\r\nFrom: a@b\r\nX-Trailing: yes",
+        "only NULs": b"\0" * 100000,
+        "empty": b"",
+    }
+
+
+@pytest.mark.parametrize("name", list(hostile_messages()))
+def test_deliver_hostile_message_byte_exact(srv, name):
+    """Broken mail is normal mail: stored byte-exact (CRLF form), parsed into
+    an ENVELOPE and a BODYSTRUCTURE, with bounded memory."""
+    import resource
+    data = hostile_messages()[name]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r = run(srv, "deliver", "-u", "alice", stdin=data)
+    assert r.returncode == 0, r.stderr
+    (uid, digest, size), = messages(srv, "alice")
+    expected = crlf(data)
+    assert size == len(expected)
+    with open(blob_path(srv, "alice", digest), "rb") as f:
+        assert f.read() == expected
+    db = sqlite3.connect(os.path.join(account_dir(srv, "alice"), "index.db"))
+    try:
+        env, bs = db.execute("SELECT envelope, bodystructure FROM blobs WHERE hash = ?",
+                             (digest,)).fetchone()
+    finally:
+        db.close()
+    assert env.startswith("(") and bs.startswith("(")
+    from roostlib import binary_is_sanitized
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if not binary_is_sanitized() and after > before:
+        # the message is mapped, never copied into memory whole: at most
+        # its own size in (file-backed) pages plus a bounded parse
+        assert after < 64 * 1024 + len(expected) // 1024 * 2, (name, after)
