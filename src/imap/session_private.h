@@ -76,6 +76,13 @@ void imap_write_capabilities(struct imap_session *s, struct buf *out);
 bool imap_arg_string(const struct imap_arg *arg, const char **str_r, size_t *len_r);
 bool imap_arg_is_atom(const struct imap_arg *arg, const char *atom);
 
+/* mailbox_name.c: names as the client writes them <-> the store's UTF-8.
+ * utf8: the session enabled IMAP4rev2 or UTF8=ACCEPT. decode: -1 with a
+ * static reason for a name the client may not send. */
+int imap_mailbox_name_decode(const char *name, size_t len, bool utf8, char **utf8_r,
+                             const char **error_r);
+char *imap_mailbox_name_encode(const char *utf8_name, bool utf8);
+
 /* session.c */
 void imap_session_update_limits(struct imap_session *s);
 void imap_session_login_ok(struct imap_session *s, const char *tag, const char *user,
