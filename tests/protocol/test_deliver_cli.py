@@ -12,8 +12,12 @@ EX_NOUSER = 67
 
 
 def run(srv, *args, stdin=b""):
-    return subprocess.run([srv.binary, *args, "-c", srv.conf], input=stdin,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    r = subprocess.run([srv.binary, *args, "-c", srv.conf], input=stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    err = r.stderr.decode("utf-8", "replace")
+    for marker in srv.SANITIZER_MARKERS:
+        assert marker not in err, err
+    return r
 
 
 def account_dir(srv, user):
