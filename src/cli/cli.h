@@ -15,10 +15,20 @@ int cli_user(int argc, char **argv, struct roost_config *cfg);
 int cli_demo(int argc, char **argv, struct roost_config *cfg);
 int cli_deliver(int argc, char **argv, struct roost_config *cfg);
 int cli_check(int argc, char **argv, struct roost_config *cfg);
+int cli_import(int argc, char **argv, struct roost_config *cfg);
+int cli_export(int argc, char **argv, struct roost_config *cfg);
 
 /* Run as [server] user/group when started as root (creating the data dir
  * for it if needed); -1 (reported on stderr) if that fails. */
 int cli_become_server_user(const struct roost_config *cfg);
+
+struct store;
+struct store_account;
+/* Run as the server user, look USER up and open the store and the account:
+ * 0, or a sysexits code after a message on stderr prefixed with prog
+ * (EX_NOUSER for an unknown user, EX_TEMPFAIL for failures). */
+int cli_account_open(const struct roost_config *cfg, const char *prog, const char *user,
+                     struct store **store_r, struct store_account **acct_r, int64_t *account_id_r);
 
 /* Read a password: from stdin when it is not a terminal (one line, the
  * newline removed), else prompted twice without echo. NULL on failure. */

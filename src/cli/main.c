@@ -19,6 +19,9 @@ static const struct cli_command commands[] = {
     {"user", cli_user, true, "user add|del|passwd|list   manage accounts"},
     {"deliver", cli_deliver, true, "deliver -u USER [-m MBOX]  store a message read on stdin"},
     {"check", cli_check, true, "check [-u USER] [--repair] reconcile index and blobs"},
+    {"import", cli_import, true,
+     "import -u USER --maildir DIR | --mbox FILE [-m MBOX]  import mail (Maildir++, mbox)"},
+    {"export", cli_export, true, "export -u USER --maildir DIR [--force]  write mail as Maildir++"},
 };
 
 static void usage(FILE *out)

@@ -332,6 +332,15 @@ int store_mailbox_changed_since(struct store_account *acct, int64_t mailbox_id,
 	return 0;
 }
 
+int store_mailbox_import_uids(struct store_account *acct, int64_t mailbox_id, uint32_t uidvalidity,
+                              uint32_t uidnext, struct store_error *err)
+{
+	store_error_clear(err);
+	if (uidvalidity == 0 && uidnext == 0)
+		return 0;
+	return OPS(acct)->mailbox_import_uids(acct->be, mailbox_id, uidvalidity, uidnext, err);
+}
+
 /* ---- messages ---- */
 
 int store_append(struct store_account *acct, int64_t mailbox_id,

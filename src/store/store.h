@@ -206,14 +206,36 @@ struct store_append_msg {
 	const char *const *keywords;
 	size_t keyword_count;
 	time_t internaldate; /* 0: now */
+	/* For imports (roost import); APPEND and delivery leave both 0. */
+	uint32_t uid;         /* keep this UID if it is >= UIDNEXT (else, and for 0:
+	                       * the next UID); UIDNEXT becomes uid + 1 */
+	uint32_t copy_number; /* skip the message (its UID reported as 0) when
+	                       * the mailbox holds it already: with uid set, a
+	                       * message with that UID and the same bytes; else at
+	                       * least copy_number messages with the same bytes
+	                       * (the source's n-th identical message passes n).
+	                       * 0: never skip */
 };
 
 /* Append count messages in one transaction; uids_r (count entries, may be
- * NULL) gets their UIDs (APPENDUID). All or nothing. Errors: TRYCREATE (no
- * such mailbox), CANNOT (\Noselect, invalid keyword), LIMIT, SERVERBUG. */
+ * NULL) gets their UIDs (APPENDUID), 0 for a message skipped as a copy
+ * (copy_number). All or nothing. Errors: TRYCREATE (no such mailbox),
+ * CANNOT (\Noselect, invalid keyword), LIMIT, SERVERBUG. */
 int store_append(struct store_account *acct, int64_t mailbox_id,
                  const struct store_append_msg *msgs, size_t count, uint32_t *uids_r,
                  struct store_error *err);
+
+/*
+ * For imports that keep the source's UIDs: uidvalidity (0: leave it) becomes
+ * the mailbox's UIDVALIDITY, which is allowed only while the mailbox has
+ * neither messages nor tombstones (else CANNOT, unless it is the value the
+ * mailbox has already); later new UIDVALIDITYs of the account stay above it.
+ * uidnext raises UIDNEXT to at least that (never lowers it; 0: leave it), at
+ * any time. Call it with the UIDVALIDITY before appending with source UIDs
+ * (store_append_msg.uid) and with the source's UIDNEXT after.
+ */
+int store_mailbox_import_uids(struct store_account *acct, int64_t mailbox_id, uint32_t uidvalidity,
+                              uint32_t uidnext, struct store_error *err);
 
 /* Copy/move the given UIDs (ascending; missing ones are skipped). The blobs
  * are shared. new_uids_r (count entries, may be NULL) gets the new UID of

@@ -42,6 +42,9 @@ struct store_backend_ops {
 	                        struct store_error *err);
 	int (*mailbox_changes)(void *be, int64_t mailbox_id, uint64_t *changes_r,
 	                       struct store_error *err);
+	/* uidvalidity and uidnext: 0 to leave alone (store_mailbox_import_uids) */
+	int (*mailbox_import_uids)(void *be, int64_t mailbox_id, uint32_t uidvalidity,
+	                           uint32_t uidnext, struct store_error *err);
 
 	int (*append)(void *be, int64_t mailbox_id, const struct store_append_msg *msgs,
 	              size_t count, uint32_t *uids_r, struct store_error *err);

@@ -469,6 +469,7 @@ const struct store_backend_ops store_sqlite_ops = {
     .mailbox_list = sq_mailbox_list,
     .mailbox_keywords = sq_mailbox_keywords,
     .mailbox_changes = sq_mailbox_changes,
+    .mailbox_import_uids = sq_mailbox_import_uids,
     .append = sq_append,
     .copy = sq_copy,
     .flags = sq_flags,

@@ -456,6 +456,94 @@ int sq_mailbox_subscribe(void *be, const char *name, bool subscribe, struct stor
 	return sq_write(be, &job, err);
 }
 
+/*
+ * Imports keep the source's UIDVALIDITY and UIDs. UIDVALIDITY may change only
+ * while no UID has been used in the mailbox (no messages, no tombstones), so
+ * RFC 9051 2.3.1.1 holds under the new value. The account's last UIDVALIDITY
+ * is raised to it, so a mailbox made later (this name deleted and made again)
+ * still gets a new, larger one. UIDNEXT may grow at any time: UIDs need not
+ * be contiguous.
+ */
+struct import_uids_job {
+	int64_t id;
+	uint32_t uidvalidity, uidnext;
+};
+
+static int set_uidvalidity(struct sdb *c, int64_t id, uint32_t uidvalidity, struct store_error *err)
+{
+	sqlite3_stmt *stmt = sdb_stmt(c, "UPDATE mailboxes SET uidvalidity = ? WHERE id = ?", err);
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, uidvalidity);
+	sqlite3_bind_int64(stmt, 2, id);
+	if (sdb_step_done(c, stmt, err) < 0)
+		return -1;
+	stmt = sdb_stmt(c, "UPDATE meta SET value = max(value, ?) WHERE key = 'last_uidvalidity'",
+	                err);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, uidvalidity);
+	return sdb_step_done(c, stmt, err);
+}
+
+static int job_import_uids(struct sq_account *a, struct sq_job *job, struct sq_batch *batch,
+                           struct store_error *err)
+{
+	struct import_uids_job *ctx = job->ctx;
+	struct sq_mailbox mb;
+	sqlite3_stmt *stmt;
+	uint32_t current;
+	bool used, changed = false;
+	int rc;
+
+	if (sq_mailbox_get(&a->wdb, ctx->id, &mb, STORE_ERR_NONEXISTENT, err) < 0)
+		return -1;
+	stmt = sdb_stmt(&a->wdb,
+	                "SELECT uidvalidity,"
+	                " EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1)"
+	                " OR EXISTS (SELECT 1 FROM tombstones WHERE mailbox_id = ?1)"
+	                " FROM mailboxes WHERE id = ?1",
+	                err);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, mb.id);
+	rc = sqlite3_step(stmt);
+	current = (uint32_t)sqlite3_column_int64(stmt, 0);
+	used = sqlite3_column_int(stmt, 1) != 0;
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW)
+		return sq_db_error(&a->wdb, "reading a mailbox", err);
+	if (ctx->uidvalidity != 0 && ctx->uidvalidity != current) {
+		if (used)
+			return store_error_set(err, STORE_ERR_CANNOT,
+			                       "Mailbox has had messages; its UIDVALIDITY stays");
+		if (set_uidvalidity(&a->wdb, mb.id, ctx->uidvalidity, err) < 0)
+			return -1;
+		changed = true;
+	}
+	if (ctx->uidnext > mb.uidnext) {
+		mb.uidnext = ctx->uidnext;
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	if (sq_mailbox_bump(&a->wdb, &mb, err) < 0)
+		return -1;
+	sq_job_change(job, a, mb.id, STORE_CHANGE_MAILBOX);
+	return 0;
+}
+
+int sq_mailbox_import_uids(void *be, int64_t mailbox_id, uint32_t uidvalidity, uint32_t uidnext,
+                           struct store_error *err)
+{
+	struct import_uids_job ctx = {
+	    .id = mailbox_id, .uidvalidity = uidvalidity, .uidnext = uidnext};
+	struct sq_job job = {.run = job_import_uids, .ctx = &ctx};
+
+	return sq_write(be, &job, err);
+}
+
 /* ---- reads ---- */
 
 #define STATUS_COLUMNS                                                                             \

@@ -58,6 +58,34 @@ struct append_job {
 	uint32_t *uids;
 };
 
+/* Imports: does the mailbox hold this message already (see copy_number in
+ * store.h)? 1 yes, 0 no, -1 error. Inside the job, so messages appended
+ * earlier in the same call count too. */
+static int append_is_copy(struct sdb *c, const struct sq_mailbox *mb,
+                          const struct store_append_msg *msg, const char *hash,
+                          struct store_error *err)
+{
+	sqlite3_stmt *stmt = sdb_stmt(c,
+	                              "SELECT count(*) FROM messages WHERE mailbox_id = ?1"
+	                              " AND blob = ?2 AND (?3 = 0 OR uid = ?3)",
+	                              err);
+	int64_t n;
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, mb->id);
+	sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, msg->uid);
+	rc = sqlite3_step(stmt);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW)
+		return sq_db_error(c, "looking for a copy", err);
+	return n >= (msg->uid != 0 ? 1 : (int64_t)msg->copy_number);
+}
+
+/* *uid_r is 0 when the message was skipped as a copy. */
 static int append_one(struct sq_account *a, struct sq_batch *batch, struct sq_mailbox *mb,
                       const struct store_append_msg *msg, struct sq_blob_new *blob, int64_t now,
                       uint32_t *uid_r, struct store_error *err)
@@ -67,7 +95,21 @@ static int append_one(struct sq_account *a, struct sq_batch *batch, struct sq_ma
 	char *keywords;
 	int ret;
 
-	if (uid_take(mb, uid_r, err) < 0 || sq_blob_install(a, batch, blob, err) < 0)
+	*uid_r = 0;
+	if (msg->copy_number != 0) {
+		ret = append_is_copy(&a->wdb, mb, msg, blob->hash, err);
+		if (ret != 0)
+			return ret < 0 ? -1 : 0;
+	}
+	/* an import keeps its UID when no UID at or above it was used: UIDs
+	 * stay ascending and UIDNEXT only grows (RFC 9051 2.3.1.1) */
+	if (msg->uid != 0 && msg->uid >= mb->uidnext && msg->uid <= SQ_UID_MAX) {
+		*uid_r = msg->uid;
+		mb->uidnext = msg->uid + 1;
+	} else if (uid_take(mb, uid_r, err) < 0) {
+		return -1;
+	}
+	if (sq_blob_install(a, batch, blob, err) < 0)
 		return -1;
 	/* RFC 8474 EMAILID: the same for every copy of the same bytes */
 	snprintf(emailid, sizeof(emailid), "M%.24s", blob->hash);
@@ -105,6 +147,7 @@ static int job_append(struct sq_account *a, struct sq_job *job, struct sq_batch 
 	struct append_job *ctx = job->ctx;
 	struct sq_mailbox mb;
 	int64_t now = (int64_t)time(NULL);
+	size_t appended = 0;
 
 	if (sq_mailbox_get(&a->wdb, ctx->mailbox_id, &mb, STORE_ERR_TRYCREATE, err) < 0)
 		return -1;
@@ -113,7 +156,10 @@ static int job_append(struct sq_account *a, struct sq_job *job, struct sq_batch 
 		if (append_one(a, batch, &mb, &ctx->msgs[i], &ctx->blobs[i], now, &ctx->uids[i],
 		               err) < 0)
 			return -1;
+		appended += ctx->uids[i] != 0;
 	}
+	if (appended == 0)
+		return 0; /* all were copies (imports): nothing changed */
 	if (sq_mailbox_bump(&a->wdb, &mb, err) < 0)
 		return -1;
 	sq_job_change(job, a, mb.id, STORE_CHANGE_APPEND);

@@ -168,6 +168,8 @@ int sq_mailbox_list(void *be, struct store_list *list_r, struct store_error *err
 int sq_mailbox_keywords(void *be, int64_t mailbox_id, char ***keywords_r, size_t *count_r,
                         struct store_error *err);
 int sq_mailbox_changes(void *be, int64_t mailbox_id, uint64_t *changes_r, struct store_error *err);
+int sq_mailbox_import_uids(void *be, int64_t mailbox_id, uint32_t uidvalidity, uint32_t uidnext,
+                           struct store_error *err);
 
 /* message.c */
 int sq_append(void *be, int64_t mailbox_id, const struct store_append_msg *msgs, size_t count,
