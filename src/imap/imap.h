@@ -30,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "base/base.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +39,7 @@
 struct imap_env {
 	const struct roost_config *cfg;
 	struct auth_db *auth;
+	struct store *store;
 	const char *spool_dir;
 };
 

@@ -81,6 +81,8 @@ void imap_write_capabilities(struct imap_session *s, struct buf *out)
 		buf_append_str(out, " LITERAL+");
 	}
 	buf_append_str(out, " ENABLE ID");
+	if (authed)
+		buf_append_str(out, " NAMESPACE CHILDREN STATUS=SIZE");
 }
 
 bool imap_arg_string(const struct imap_arg *arg, const char **str_r, size_t *len_r)

@@ -86,6 +86,7 @@ void imap_session_free(struct imap_session **session)
 	*session = NULL;
 	imap_parser_free(&s->parser);
 	imap_command_free(&s->cmd);
+	store_account_close(&s->acct);
 	sasl_exchange_free(&s->sasl);
 	free(s->sasl_tag);
 	free(s->line);
@@ -282,8 +283,21 @@ bool imap_session_plaintext_ok(const struct imap_session *s)
 void imap_session_login_ok(struct imap_session *s, const char *tag, const char *user,
                            const char *method)
 {
+	struct store_error err;
 	struct buf caps;
+	char *error = NULL;
+	int64_t account_id;
 
+	/* the account's mail, shared by all its sessions */
+	if (auth_user_id(s->env->auth, user, &account_id, NULL, &error) <= 0 ||
+	    store_account_open(s->env->store, account_id, &s->acct, &err) < 0) {
+		log_err("conn %u: cannot open the mail of %s: %s", s->conn_id, user,
+		        error != NULL ? error : err.text);
+		free(error);
+		imap_reply_tagged(s, tag, "NO", "UNAVAILABLE",
+		                  "Your mail is unavailable right now");
+		return;
+	}
 	free(s->user);
 	s->user = xstrdup(user);
 	s->state = IMAP_STATE_AUTH;

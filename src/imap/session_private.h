@@ -29,7 +29,8 @@ struct imap_session {
 
 	enum imap_state state;
 	char *user;
-	bool rev2; /* ENABLE IMAP4rev2 */
+	struct store_account *acct; /* the logged-in user's mail */
+	bool rev2;                  /* ENABLE IMAP4rev2 */
 
 	struct buf in;
 	size_t in_off; /* bytes of in already given to the parser */
@@ -90,6 +91,24 @@ void imap_session_login_ok(struct imap_session *s, const char *tag, const char *
 void imap_session_login_failed(struct imap_session *s, const char *tag, const char *user,
                                const char *method);
 bool imap_session_plaintext_ok(const struct imap_session *s);
+
+/* A store error as "NO [CODE] text". */
+void imap_reply_store_error(struct imap_session *s, const char *tag, const struct store_error *err);
+/* A mailbox name argument (astring) as the store's UTF-8; on failure the
+ * BAD/NO has been answered and NULL is returned. */
+char *imap_arg_mailbox(struct imap_session *s, const char *tag, const struct imap_arg *arg);
+bool imap_session_utf8(const struct imap_session *s);
+
+/* cmd_mailbox.c: the mailbox commands of the authenticated state */
+void cmd_create(struct imap_session *s, const struct imap_command *cmd);
+void cmd_delete(struct imap_session *s, const struct imap_command *cmd);
+void cmd_rename(struct imap_session *s, const struct imap_command *cmd);
+void cmd_subscribe(struct imap_session *s, const struct imap_command *cmd);
+void cmd_unsubscribe(struct imap_session *s, const struct imap_command *cmd);
+void cmd_list(struct imap_session *s, const struct imap_command *cmd);
+void cmd_lsub(struct imap_session *s, const struct imap_command *cmd);
+void cmd_namespace(struct imap_session *s, const struct imap_command *cmd);
+void cmd_status(struct imap_session *s, const struct imap_command *cmd);
 
 /* commands.c: AUTHENTICATE's continuation */
 void imap_sasl_continue(struct imap_session *s, const char *line, size_t len);

@@ -166,6 +166,7 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	}
 	if (control_open(srv, error_r) < 0)
 		return -1;
+	srv->env.store = srv->store;
 
 	uv_signal_init(srv->loop, &srv->sig_hup);
 	uv_signal_init(srv->loop, &srv->sig_term);

@@ -57,9 +57,21 @@ sqlite3_stmt *sdb_stmt(struct sdb *c, const char *sql, struct store_error *err)
 
 int sdb_exec(struct sdb *c, const char *sql, struct store_error *err)
 {
+	uint64_t deadline = time_now_ms() + SQ_BUSY_TIMEOUT_MS;
 	char *msg = NULL;
+	int rc;
 
-	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	/* Some locks are refused at once, without the busy handler: changing
+	 * the journal mode, and WAL recovery after a process was killed while
+	 * it held the database (the crash test meets both when deliveries
+	 * race to create an account). Those are retried until the timeout. */
+	while ((rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg)) != SQLITE_OK &&
+	       (rc & 0xff) == SQLITE_BUSY && time_now_ms() < deadline) {
+		sqlite3_free(msg);
+		msg = NULL;
+		sqlite3_sleep(5);
+	}
+	if (rc != SQLITE_OK) {
 		store_error_set(err, STORE_ERR_SERVERBUG, "index.db: %s",
 		                msg != NULL ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);

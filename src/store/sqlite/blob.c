@@ -288,10 +288,15 @@ int sq_blob_install(struct sq_account *a, struct sq_batch *batch, struct sq_blob
 	if (blob->tmp_path == NULL) {
 		/* installed by an earlier message of the same append */
 	} else if (stat(path, &st) == 0) {
-		/* same content, same name: the file we have is the one */
+		/* same content, same name: the file we have is the one. It
+		 * may be the leftover of a delivery killed before its COMMIT,
+		 * whose directory entries were never fsync'ed: sync them now,
+		 * or a power cut could lose a message acknowledged below */
 		unlink(blob->tmp_path);
 		free(blob->tmp_path);
 		blob->tmp_path = NULL;
+		sq_batch_fsync_dir(batch, dir);
+		sq_batch_fsync_dir(batch, a->blob_dir);
 	} else {
 		if (mkdir(dir, 0700) == 0)
 			sq_batch_fsync_dir(batch, a->blob_dir);
