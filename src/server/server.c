@@ -82,6 +82,35 @@ static void server_on_sighup(uv_signal_t *h, int signum)
 	log_info("SIGHUP: certificate reloaded from %s", srv->cfg->tls_cert);
 }
 
+static void server_recheck_work(uv_work_t *w)
+{
+	struct server *srv = w->data;
+	unsigned published = 0;
+
+	store_recheck(srv->store, &published);
+	if (published > 0)
+		log_debug("recheck: %u mailboxes changed by other processes", published);
+}
+
+static void server_recheck_done(uv_work_t *w, int status)
+{
+	struct server *srv = w->data;
+	srv->recheck_running = false;
+}
+
+/* The fallback for lost change notices (control.c), off the loop thread. */
+static void server_on_recheck_timer(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+
+	if (srv->recheck_running || srv->shutting_down)
+		return;
+	srv->recheck_work.data = srv;
+	if (uv_queue_work(srv->loop, &srv->recheck_work, server_recheck_work,
+	                  server_recheck_done) == 0)
+		srv->recheck_running = true;
+}
+
 static void server_on_shutdown_timer(uv_timer_t *t)
 {
 	struct server *srv = t->data;
@@ -102,6 +131,7 @@ static void server_on_sigterm(uv_signal_t *h, int signum)
 	srv->shutting_down = true;
 	listeners_close(srv);
 	control_close(srv);
+	uv_timer_stop(&srv->recheck_timer);
 	conn_shutdown_all(srv);
 	if (srv->conn_count == 0) {
 		uv_stop(srv->loop);
@@ -172,6 +202,10 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 	uv_signal_init(srv->loop, &srv->sig_term);
 	uv_signal_init(srv->loop, &srv->sig_int);
 	uv_timer_init(srv->loop, &srv->shutdown_timer);
+	uv_timer_init(srv->loop, &srv->recheck_timer);
+	srv->recheck_timer.data = srv;
+	uv_timer_start(&srv->recheck_timer, server_on_recheck_timer, SERVER_RECHECK_MS,
+	               SERVER_RECHECK_MS);
 	srv->sig_hup.data = srv->sig_term.data = srv->sig_int.data = srv;
 	srv->shutdown_timer.data = srv;
 	uv_signal_start(&srv->sig_hup, server_on_sighup, SIGHUP);
@@ -217,6 +251,7 @@ void server_free(struct server **srvp)
 			uv_close((uv_handle_t *)&srv->sig_term, NULL);
 			uv_close((uv_handle_t *)&srv->sig_int, NULL);
 			uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
+			uv_close((uv_handle_t *)&srv->recheck_timer, NULL);
 		}
 		/* a closing connection may stop the loop (conn_close during
 		 * shutdown): run until nothing is left, close callbacks too */

@@ -16,6 +16,9 @@
 #define SERVER_OUTPUT_HIGH_WATER (256 * 1024)
 /* How long a graceful stop waits for clients to take their BYE. */
 #define SERVER_SHUTDOWN_GRACE_MS 3000
+/* How often the server re-reads the change counters of watched mailboxes,
+ * the fallback for change notices from other processes that never came. */
+#define SERVER_RECHECK_MS 5000
 /* Per-IP counters: buckets of the connection-count table. */
 #define SERVER_IP_TABLE_SIZE 4096
 
@@ -47,6 +50,9 @@ struct server {
 	uv_poll_t control_poll;
 	int control_fd;
 	char *control_path;
+	uv_timer_t recheck_timer;
+	uv_work_t recheck_work;
+	bool recheck_running;
 
 	struct listener **listeners;
 	size_t listener_count;

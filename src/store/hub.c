@@ -35,6 +35,7 @@ struct store_subscription {
 	int64_t mailbox_id;
 	store_change_cb *cb;
 	void *ctx;
+	uint64_t known_changes; /* the mailbox's change counter the owner has seen */
 	struct store_subscription *prev, *next;
 };
 
@@ -126,9 +127,96 @@ void store_hub_publish(struct store_hub *hub, const struct store_change *change)
 		if (s->mailbox_id != 0 && change->mailbox_id != 0 &&
 		    s->mailbox_id != change->mailbox_id)
 			continue;
+		if (change->changes > s->known_changes)
+			s->known_changes = change->changes;
 		s->cb(change, s->ctx);
 	}
 	pthread_mutex_unlock(&hub->lock);
+}
+
+void store_subscription_known(struct store_subscription *sub, uint64_t changes)
+{
+	struct store_hub *hub = sub->hub;
+
+	if (hub == NULL)
+		return;
+	pthread_mutex_lock(&hub->lock);
+	if (changes > sub->known_changes)
+		sub->known_changes = changes;
+	pthread_mutex_unlock(&hub->lock);
+}
+
+struct recheck_item {
+	int64_t account_id, mailbox_id;
+	uint64_t known;
+};
+
+/*
+ * The fallback for notices that never came (no server was listening, a full
+ * socket queue): read the change counter of every mailbox someone watches,
+ * and publish an EXTERNAL change where it moved past what its watchers know.
+ * One row read per watched mailbox, outside the hub's lock.
+ */
+int store_recheck(struct store *store, unsigned *published_r)
+{
+	struct store_hub *hub = store->hub;
+	struct recheck_item *items = NULL;
+	size_t count = 0, cap = 0;
+	unsigned published = 0;
+
+	pthread_mutex_lock(&hub->lock);
+	for (unsigned b = 0; b < HUB_BUCKETS; b++) {
+		for (struct store_subscription *s = hub->buckets[b]; s != NULL; s = s->next) {
+			size_t i;
+			if (s->mailbox_id == 0)
+				continue; /* account-wide watchers hear of every notice */
+			for (i = 0; i < count; i++) {
+				if (items[i].account_id == s->account_id &&
+				    items[i].mailbox_id == s->mailbox_id)
+					break;
+			}
+			if (i < count) {
+				/* the least informed watcher decides */
+				if (s->known_changes < items[i].known)
+					items[i].known = s->known_changes;
+				continue;
+			}
+			if (count == cap) {
+				cap = cap == 0 ? 16 : cap * 2;
+				items = xrealloc(items, cap * sizeof(*items));
+			}
+			items[count++] =
+			    (struct recheck_item){s->account_id, s->mailbox_id, s->known_changes};
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+
+	for (size_t i = 0; i < count; i++) {
+		struct store_account *acct = NULL;
+		struct store_error err;
+		struct store_change change;
+		bool changed = false;
+		uint64_t now = 0;
+
+		if (store_account_open(store, items[i].account_id, &acct, &err) < 0)
+			continue;
+		if (store_mailbox_changed_since(acct, items[i].mailbox_id, items[i].known, &changed,
+		                                &now, &err) == 0 &&
+		    changed) {
+			memset(&change, 0, sizeof(change));
+			change.account_id = items[i].account_id;
+			change.mailbox_id = items[i].mailbox_id;
+			change.kinds = STORE_CHANGE_EXTERNAL;
+			change.changes = now;
+			store_hub_publish(hub, &change);
+			published++;
+		}
+		store_account_close(&acct);
+	}
+	free(items);
+	if (published_r != NULL)
+		*published_r = published;
+	return 0;
 }
 
 char *store_control_socket_path(const char *data_dir)

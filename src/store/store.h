@@ -372,6 +372,13 @@ struct store_subscription *store_subscribe(struct store *store, int64_t account_
                                            int64_t mailbox_id, store_change_cb *cb, void *ctx);
 /* After this returns the callback is not running and will not run again. */
 void store_unsubscribe(struct store_subscription **sub);
+/* Tell the hub which change counter the subscriber has seen (e.g. the
+ * `changes` of store_mailbox_status at SELECT); published changes raise it. */
+void store_subscription_known(struct store_subscription *sub, uint64_t changes);
+/* The timer fallback for other processes' changes whose notice was lost:
+ * for each watched mailbox whose counter moved past what its watchers know,
+ * publish an EXTERNAL change. *published_r (may be NULL) counts them. */
+int store_recheck(struct store *store, unsigned *published_r);
 
 /* Another process (roost deliver/import) tells a running server that a
  * mailbox changed: a datagram to DATA/control.sock. Best effort: -1 if no

@@ -338,10 +338,60 @@ static void test_notify_external(void **state)
 	free(path);
 }
 
+/* The timer fallback: changes made by another process (here: a second
+ * store on the same data dir) whose notice never came are found by
+ * store_recheck, once, and changes published here need no recheck. */
+static void test_recheck(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	int64_t inbox = mbox_id(f, "INBOX");
+	struct store_subscription *sub;
+	struct store_account *other_acct = NULL;
+	struct store *other = NULL;
+	struct store_append_msg msg = {.data = "from afar\r\n", .fd = -1, .size = 11};
+	unsigned published = 99;
+	uint32_t uid;
+
+	sub = store_subscribe(f->store, TEST_ACCOUNT, inbox, on_change, &s);
+	store_subscription_known(sub, mbox(f, "INBOX").changes);
+	assert_int_equal(store_recheck(f->store, &published), 0);
+	assert_int_equal(published, 0);
+	assert_int_equal(s.calls, 0);
+
+	assert_int_equal(store_open(f->data_dir, NULL, &other, &f->err), 0);
+	assert_int_equal(store_account_open(other, TEST_ACCOUNT, &other_acct, &f->err), 0);
+	assert_int_equal(store_append(other_acct, inbox, &msg, 1, &uid, &f->err), 0);
+	assert_int_equal(s.calls, 0); /* another process: our hub heard nothing */
+
+	assert_int_equal(store_recheck(f->store, &published), 0);
+	assert_int_equal(published, 1);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.last.kinds, STORE_CHANGE_EXTERNAL);
+	assert_int_equal(s.last.mailbox_id, inbox);
+	assert_int_equal(s.last.changes, mbox(f, "INBOX").changes);
+	/* only once */
+	assert_int_equal(store_recheck(f->store, &published), 0);
+	assert_int_equal(published, 0);
+	assert_int_equal(s.calls, 1);
+
+	/* a change made here reaches the watcher directly and moves what it
+	 * knows: the recheck finds nothing new */
+	append_text(f, inbox, "local\r\n", 0);
+	assert_int_equal(s.calls, 2);
+	assert_int_equal(store_recheck(f->store, &published), 0);
+	assert_int_equal(published, 0);
+
+	store_account_close(&other_acct);
+	store_close(&other);
+	store_unsubscribe(&sub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_concurrent_appends, store_setup, store_teardown),
+	    cmocka_unit_test_setup_teardown(test_recheck, store_setup, store_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_isolation, store_setup, store_teardown),
 	    cmocka_unit_test_setup_teardown(test_readers_during_writes, store_setup,
 	                                    store_teardown),
