@@ -18,16 +18,19 @@
 #define AUTH_PASSWORD_MAX 1024
 
 struct auth_hash_params {
-	unsigned ops;	  /* argon2id iterations */
+	unsigned ops;     /* argon2id iterations */
 	unsigned mem_kib; /* argon2id memory in KiB */
 };
 
 struct auth_db;
 
 /* Open (creating if needed) DATA/roost.db. */
-int auth_db_open(const char *data_dir, const struct auth_hash_params *params,
-		 struct auth_db **db_r, char **error_r);
+int auth_db_open(const char *data_dir, const struct auth_hash_params *params, struct auth_db **db_r,
+                 char **error_r);
 void auth_db_close(struct auth_db **db);
+/* Make what logins need (the dummy hash for unknown users) now rather than
+ * at the first login; the server calls it at start. 0 ok, -1 error. */
+int auth_db_prepare_logins(struct auth_db *db);
 
 /* A valid account name: 1..255 bytes of letters, digits and ._@+-
  * (what fits into an IMAP atom and a file name). */
@@ -39,7 +42,7 @@ int auth_user_add(struct auth_db *db, const char *name, const char *password, ch
 int auth_user_delete(struct auth_db *db, const char *name, char **error_r);
 /* 1 changed, 0 no such user, -1 error. */
 int auth_user_set_password(struct auth_db *db, const char *name, const char *password,
-			   char **error_r);
+                           char **error_r);
 /* 1 exists (its canonical name allocated in *name_r unless name_r is NULL),
  * 0 no such user, -1 error. */
 int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char **error_r);
@@ -50,7 +53,7 @@ int auth_user_id(struct auth_db *db, const char *name, int64_t *id_r, char **can
                  char **error_r);
 /* Calls cb for each account name in order. 0 ok, -1 error. */
 int auth_user_list(struct auth_db *db, void (*cb)(const char *name, void *ctx), void *ctx,
-		   char **error_r);
+                   char **error_r);
 
 enum auth_result {
 	AUTH_OK = 1,
@@ -65,11 +68,10 @@ enum auth_result {
  * (allocated).
  */
 enum auth_result auth_verify(struct auth_db *db, const char *name, const char *password,
-			     char **user_r);
+                             char **user_r);
 
 /* Hash a password with argon2id into libsodium's string form. */
-int auth_password_hash(const char *password, const struct auth_hash_params *params,
-		       char **hash_r);
+int auth_password_hash(const char *password, const struct auth_hash_params *params, char **hash_r);
 bool auth_password_check(const char *hash, const char *password);
 
 /* ---- SASL (RFC 4422) mechanisms that yield a username and password ---- */
@@ -81,7 +83,7 @@ enum sasl_mech_id {
 
 enum sasl_step_result {
 	SASL_STEP_CHALLENGE, /* send *challenge_r (base64 it), await a response */
-	SASL_STEP_DONE,	     /* credentials are ready */
+	SASL_STEP_DONE,      /* credentials are ready */
 	SASL_STEP_ERROR,     /* malformed response: fail the exchange */
 };
 
@@ -98,8 +100,8 @@ void sasl_exchange_free(struct sasl_exchange **ex);
  * exchange (to be base64-encoded by the caller).
  */
 enum sasl_step_result sasl_exchange_step(struct sasl_exchange *ex, const unsigned char *input,
-					 size_t len, const unsigned char **challenge_r,
-					 size_t *challenge_len_r);
+                                         size_t len, const unsigned char **challenge_r,
+                                         size_t *challenge_len_r);
 /* After DONE. authzid is NULL when none was given. */
 const char *sasl_exchange_authcid(const struct sasl_exchange *ex);
 const char *sasl_exchange_authzid(const struct sasl_exchange *ex);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -30,7 +31,10 @@ struct auth_db {
 	sqlite3 *db;
 	struct auth_hash_params params;
 	/* a hash of a random password nobody knows, made with params: unknown
-	 * users are verified against it so that they cost the same time */
+	 * users are verified against it so that they cost the same time. Made
+	 * at the first need (auth_db_prepare_logins), so that the tools that
+	 * never check a password (deliver, import, check) do not pay for it */
+	pthread_mutex_t dummy_lock;
 	char *dummy_hash;
 };
 
@@ -194,8 +198,6 @@ int auth_db_open(const char *data_dir, const struct auth_hash_params *params, st
                  char **error_r)
 {
 	struct auth_db *adb;
-	unsigned char secret[32];
-	char *secret_hex;
 	char *path;
 	int rc;
 
@@ -215,6 +217,7 @@ int auth_db_open(const char *data_dir, const struct auth_hash_params *params, st
 
 	adb = xcalloc(1, sizeof(*adb));
 	adb->params = *params;
+	pthread_mutex_init(&adb->dummy_lock, NULL);
 	rc = sqlite3_open_v2(path, &adb->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                     NULL);
@@ -237,18 +240,6 @@ int auth_db_open(const char *data_dir, const struct auth_hash_params *params, st
 		goto fail;
 	}
 
-	randombytes_buf(secret, sizeof(secret));
-	secret_hex = xmalloc(sizeof(secret) * 2 + 1);
-	sodium_bin2hex(secret_hex, sizeof(secret) * 2 + 1, secret, sizeof(secret));
-	sodium_memzero(secret, sizeof(secret));
-	rc = auth_password_hash(secret_hex, params, &adb->dummy_hash);
-	sodium_memzero(secret_hex, sizeof(secret) * 2);
-	free(secret_hex);
-	if (rc < 0) {
-		*error_r = xasprintf("cannot hash with argon2id t=%u m=%u KiB", params->ops,
-		                     params->mem_kib);
-		goto fail;
-	}
 	free(path);
 	*db_r = adb;
 	return 0;
@@ -270,6 +261,7 @@ void auth_db_close(struct auth_db **dbp)
 	if (adb->db != NULL && sqlite3_close(adb->db) != SQLITE_OK)
 		log_err("roost.db: close: %s", sqlite3_errmsg(adb->db));
 	free(adb->dummy_hash);
+	pthread_mutex_destroy(&adb->dummy_lock);
 	free(adb);
 }
 
@@ -519,6 +511,27 @@ static int auth_user_fetch(struct auth_db *db, const char *name, char **name_r, 
 	return -1;
 }
 
+int auth_db_prepare_logins(struct auth_db *db)
+{
+	unsigned char secret[32];
+	char secret_hex[sizeof(secret) * 2 + 1];
+	int rc = 0;
+
+	pthread_mutex_lock(&db->dummy_lock);
+	if (db->dummy_hash == NULL) {
+		randombytes_buf(secret, sizeof(secret));
+		sodium_bin2hex(secret_hex, sizeof(secret_hex), secret, sizeof(secret));
+		sodium_memzero(secret, sizeof(secret));
+		rc = auth_password_hash(secret_hex, &db->params, &db->dummy_hash);
+		sodium_memzero(secret_hex, sizeof(secret_hex));
+		if (rc < 0)
+			log_err("roost.db: cannot hash with argon2id t=%u m=%u KiB", db->params.ops,
+			        db->params.mem_kib);
+	}
+	pthread_mutex_unlock(&db->dummy_lock);
+	return rc;
+}
+
 enum auth_result auth_verify(struct auth_db *db, const char *name, const char *password,
                              char **user_r)
 {
@@ -527,6 +540,8 @@ enum auth_result auth_verify(struct auth_db *db, const char *name, const char *p
 	int found = 0;
 
 	*user_r = NULL;
+	if (auth_db_prepare_logins(db) < 0)
+		return AUTH_INTERNAL;
 	/* an invalid name cannot be in the table: skip the query, not the hash */
 	if (auth_username_valid(name)) {
 		found = auth_user_fetch(db, name, &canonical, &hash, &imap_password);

@@ -176,6 +176,10 @@ int server_new(const struct roost_config *cfg, struct server **srv_r, char **err
 		return -1;
 	if (auth_db_open(cfg->data_dir, &params, &srv->auth, error_r) < 0)
 		return -1;
+	if (auth_db_prepare_logins(srv->auth) < 0) {
+		*error_r = xstrdup("cannot make password hashes: see [auth] argon2_*");
+		return -1;
+	}
 	srv->env.cfg = cfg;
 	srv->env.auth = srv->auth;
 	srv->env.spool_dir = srv->spool_dir;
