@@ -325,7 +325,7 @@ static const struct imap_command_def command_table[] = {
     {"LSUB", IMAP_STATES_AUTHED, cmd_lsub},
     {"NAMESPACE", IMAP_STATES_AUTHED, cmd_namespace},
     {"STATUS", IMAP_STATES_AUTHED, cmd_status},
-    {"APPEND", IMAP_STATES_AUTHED, NULL},
+    {"APPEND", IMAP_STATES_AUTHED, cmd_append},
     {"IDLE", IMAP_STATES_AUTHED, NULL},
     /* selected */
     {"CHECK", IMAP_STATE_SELECTED, NULL},

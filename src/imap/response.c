@@ -82,7 +82,8 @@ void imap_write_capabilities(struct imap_session *s, struct buf *out)
 	}
 	buf_append_str(out, " ENABLE ID");
 	if (authed)
-		buf_append_str(out, " NAMESPACE CHILDREN STATUS=SIZE");
+		buf_printf(out, " NAMESPACE CHILDREN STATUS=SIZE MULTIAPPEND APPENDLIMIT=%llu",
+		           (unsigned long long)s->env->cfg->max_message_size);
 }
 
 bool imap_arg_string(const struct imap_arg *arg, const char **str_r, size_t *len_r)

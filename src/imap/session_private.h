@@ -109,6 +109,8 @@ void cmd_list(struct imap_session *s, const struct imap_command *cmd);
 void cmd_lsub(struct imap_session *s, const struct imap_command *cmd);
 void cmd_namespace(struct imap_session *s, const struct imap_command *cmd);
 void cmd_status(struct imap_session *s, const struct imap_command *cmd);
+/* cmd_append.c: APPEND with MULTIAPPEND (RFC 3502) */
+void cmd_append(struct imap_session *s, const struct imap_command *cmd);
 
 /* commands.c: AUTHENTICATE's continuation */
 void imap_sasl_continue(struct imap_session *s, const char *line, size_t len);

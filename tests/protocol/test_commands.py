@@ -7,11 +7,11 @@ from roostlib import code, ok, status
 
 ID_RESPONSE = re.compile(rb'^\* ID \("name" "Roost" "version" "[^"\\]+"\)$')
 
-NOT_YET = ["SELECT INBOX", "EXAMINE INBOX", "APPEND INBOX {0+}\r\n", "IDLE"]
+NOT_YET = ["SELECT INBOX", "EXAMINE INBOX", "IDLE"]
 # implemented (test_mailbox.py); valid only after login
 MAILBOX_CMDS = ["CREATE foo", "DELETE foo", "RENAME foo bar", "SUBSCRIBE foo",
                 "UNSUBSCRIBE foo", 'LIST "" "*"', 'LSUB "" "*"', "NAMESPACE",
-                "STATUS INBOX (MESSAGES)"]
+                "STATUS INBOX (MESSAGES)", "APPEND INBOX {0+}\r\n"]
 SELECTED_ONLY = ["CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH ALL", "FETCH 1 FLAGS",
                  "STORE 1 +FLAGS (\\Seen)", "COPY 1 foo", "MOVE 1 foo", "UID FETCH 1 FLAGS"]
 

@@ -512,9 +512,8 @@ def test_crash_during_deliveries_with_server_running(start_server):
     has a listener (once the server binds DATA/control.sock; until then the
     datagram finds no one, which deliver tolerates).
 
-    The server itself is not killed here: it does not write mail yet (no
-    APPEND/COPY/EXPUNGE through the store), so killing it cannot break the
-    store. When it does, kill it at random moments during deliveries too."""
+    The server is not killed here; test_crash_server.py kills it at random
+    moments while clients APPEND."""
     seed = os.environ.get("ROOST_CRASH_SEED", "20261123")
     srv = start_server(start=False)
     srv.start()
