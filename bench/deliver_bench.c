@@ -82,8 +82,8 @@ static size_t pick_size(void)
 }
 
 static const char *const words[] = {
-    "the",     "of",      "and",      "to",       "in",     "is",       "it",      "you",
-    "that",    "was",     "for",      "on",       "are",    "with",     "as",      "they",
+    "the",     "of",      "and",      "to",       "in",     "is",       "it",       "you",
+    "that",    "was",     "for",      "on",       "are",    "with",     "as",       "they",
     "meeting", "invoice", "report",   "budget",   "review", "deadline", "attached", "please",
     "regards", "thanks",  "tomorrow", "schedule", "draft",  "project",  "customer", "update",
 };
@@ -170,8 +170,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-static int run_once(const char *base, bool keep, struct msg *msgs, size_t count,
-                    unsigned threads, uint64_t total_bytes)
+static int run_once(const char *base, bool keep, struct msg *msgs, size_t count, unsigned threads,
+                    uint64_t total_bytes)
 {
 	char dir[4096];
 	struct store *store = NULL;
@@ -256,8 +256,9 @@ int main(int argc, char **argv)
 			keep = true;
 			break;
 		default:
-			fprintf(stderr, "usage: deliver_bench [-n MESSAGES] [-t THREADS[,THREADS...]] "
-			                "[-s SEED] [-d DIR] [-k]\n");
+			fprintf(stderr,
+			        "usage: deliver_bench [-n MESSAGES] [-t THREADS[,THREADS...]] "
+			        "[-s SEED] [-d DIR] [-k]\n");
 			return 2;
 		}
 	}

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "base/base.h"
 #include "imap/fetch.h"
 #include "imap/parser.h"
@@ -855,25 +857,6 @@ struct corpus_stats {
 	bool allowed_used[ARRAY_SIZE(allowed)];
 };
 
-static unsigned char *read_whole_file(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char tmp[65536];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf_init(&b);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(&b, tmp, n);
-	fclose(f);
-	*len_r = b.len;
-	if (b.data == NULL)
-		return (unsigned char *)xcalloc(1, 1);
-	return (unsigned char *)b.data;
-}
-
 static void corpus_report(struct corpus_stats *cs, int num, const char *cmd, bool same,
                           const void *ours, size_t ours_len, const void *theirs, size_t theirs_len)
 {
@@ -955,11 +938,11 @@ static void corpus_message(struct corpus_stats *cs, int num)
 	struct stored st;
 
 	snprintf(path, sizeof(path), "%s/%03d.eml", CORPUS_DIR, num);
-	raw = read_whole_file(path, &raw_len);
+	raw = test_read_file(path, &raw_len);
 	if (raw == NULL)
 		fail_msg("cannot read %s", path);
 	snprintf(path, sizeof(path), "%s/%03d.expected", CORPUS_DIR, num);
-	exp = read_whole_file(path, &exp_len);
+	exp = test_read_file(path, &exp_len);
 	if (exp == NULL)
 		fail_msg("cannot read %s", path);
 

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #ifndef ROOST_SOURCE_DIR
 #define ROOST_SOURCE_DIR "."
 #endif
@@ -89,25 +91,6 @@ static int allowed_find(int msg, const char *cmd, enum allow_what what)
 }
 
 /* ---- reading files ---- */
-
-static unsigned char *read_file(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char tmp[65536];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf_init(&b);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(&b, tmp, n);
-	fclose(f);
-	*len_r = b.len;
-	if (b.data == NULL)
-		return (unsigned char *)xcalloc(1, 1);
-	return (unsigned char *)b.data;
-}
 
 /* ---- IMAP response token trees ---- */
 
@@ -502,10 +485,10 @@ static void check_message(struct stats *st, int num)
 	struct mime_crlf crlf;
 
 	snprintf(path, sizeof(path), "%s/%03d.eml", CORPUS_DIR, num);
-	raw = read_file(path, &raw_len);
+	raw = test_read_file(path, &raw_len);
 	assert_non_null(raw);
 	snprintf(path, sizeof(path), "%s/%03d.expected", CORPUS_DIR, num);
-	exp = read_file(path, &exp_len);
+	exp = test_read_file(path, &exp_len);
 	assert_non_null(exp);
 
 	buf_init(&norm);

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #ifndef ROOST_SOURCE_DIR
 #define ROOST_SOURCE_DIR "."
 #endif
@@ -58,25 +60,6 @@ struct corpus_msg {
 
 static struct corpus_msg msgs[CORPUS_COUNT];
 
-static unsigned char *read_file(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char tmp[65536];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf_init(&b);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(&b, tmp, n);
-	fclose(f);
-	*len_r = b.len;
-	if (b.data == NULL)
-		return (unsigned char *)xcalloc(1, 1);
-	return (unsigned char *)b.data;
-}
-
 static int load_corpus(void **state)
 {
 	(void)state;
@@ -87,7 +70,7 @@ static int load_corpus(void **state)
 		struct mime_crlf crlf;
 
 		snprintf(path, sizeof(path), CORPUS_DIR "/%03d.eml", i + 1);
-		raw = read_file(path, &len);
+		raw = test_read_file(path, &len);
 		if (raw == NULL) {
 			fprintf(stderr, "cannot read %s\n", path);
 			return -1;
@@ -313,7 +296,7 @@ static void print_diff(const struct buf *cmd, const char *ours, const char *thei
 static void test_search_corpus(void **state)
 {
 	size_t len;
-	unsigned char *file = read_file(CORPUS_DIR "/searches.expected", &len);
+	unsigned char *file = test_read_file(CORPUS_DIR "/searches.expected", &len);
 	const unsigned char *p = file, *end;
 	int compared = 0, identical = 0, allowed_count = 0, failed = 0;
 	struct expected e;
