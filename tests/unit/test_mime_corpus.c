@@ -90,8 +90,6 @@ static int allowed_find(int msg, const char *cmd, enum allow_what what)
 	return -1;
 }
 
-/* ---- reading files ---- */
-
 /* ---- IMAP response token trees ---- */
 
 enum tok_type { T_ATOM, T_STR, T_NIL, T_LIST };
