@@ -421,31 +421,6 @@ int auth_user_list(struct auth_db *db, void (*cb)(const char *name, void *ctx), 
 	return 0;
 }
 
-int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char **error_r)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	*error_r = NULL;
-	if (name_r != NULL)
-		*name_r = NULL;
-	if (!auth_username_valid(name))
-		return 0;
-	if (auth_prepare(db, "SELECT name FROM users WHERE name = ?1", &stmt, error_r) < 0)
-		return -1;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW && name_r != NULL)
-		*name_r = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	*error_r = auth_db_error("looking up user", rc);
-	return -1;
-}
-
 int auth_user_id(struct auth_db *db, const char *name, int64_t *id_r, char **canonical_r,
                  char **error_r)
 {
@@ -474,6 +449,13 @@ int auth_user_id(struct auth_db *db, const char *name, int64_t *id_r, char **can
 		return 0;
 	*error_r = auth_db_error("looking up user", rc);
 	return -1;
+}
+
+int auth_user_lookup(struct auth_db *db, const char *name, char **name_r, char **error_r)
+{
+	int64_t id;
+
+	return auth_user_id(db, name, &id, name_r, error_r);
 }
 
 /*

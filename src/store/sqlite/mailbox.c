@@ -93,8 +93,8 @@ static int mailbox_has_children(struct sdb *c, const char *name, struct store_er
 	return rc == SQLITE_ROW ? 1 : 0;
 }
 
-static int mailbox_insert(struct sdb *c, const char *name, unsigned special_use, int64_t *id_r,
-                          struct store_error *err)
+int sq_mailbox_insert(struct sdb *c, const char *name, unsigned special_use, int64_t *id_r,
+                      struct store_error *err)
 {
 	sqlite3_stmt *stmt;
 	uint32_t uidvalidity;
@@ -132,7 +132,7 @@ static int mailbox_create_parents(struct sq_account *a, struct sq_job *job, cons
 		*p = '\0';
 		ret = mailbox_lookup(&a->wdb, path, &id, NULL, err);
 		if (ret == 0) {
-			ret = mailbox_insert(&a->wdb, path, 0, &id, err);
+			ret = sq_mailbox_insert(&a->wdb, path, 0, &id, err);
 			if (ret == 0)
 				sq_job_change(job, a, id, STORE_CHANGE_MAILBOX);
 		}
@@ -167,7 +167,7 @@ static int job_create(struct sq_account *a, struct sq_job *job, struct sq_batch 
 		return store_error_set(err, STORE_ERR_ALREADYEXISTS, "Mailbox already exists");
 	if (ret == 0) {
 		if (mailbox_create_parents(a, job, ctx->name, err) < 0 ||
-		    mailbox_insert(&a->wdb, ctx->name, ctx->special_use, &id, err) < 0)
+		    sq_mailbox_insert(&a->wdb, ctx->name, ctx->special_use, &id, err) < 0)
 			return -1;
 		sq_job_change(job, a, id, STORE_CHANGE_MAILBOX);
 		return 0;
@@ -286,7 +286,7 @@ static int rename_inbox(struct sq_account *a, struct sq_job *job, int64_t inbox_
 
 	if (sq_mailbox_get(&a->wdb, inbox_id, &inbox, STORE_ERR_NONEXISTENT, err) < 0 ||
 	    mailbox_create_parents(a, job, to, err) < 0 ||
-	    mailbox_insert(&a->wdb, to, 0, &id, err) < 0)
+	    sq_mailbox_insert(&a->wdb, to, 0, &id, err) < 0)
 		return -1;
 	inbox.highestmodseq++;
 	stmt = sdb_stmt(&a->wdb,

@@ -165,23 +165,10 @@ static int schema_create_defaults(struct sdb *c, struct store_error *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(default_mailboxes); i++) {
 		sqlite3_stmt *stmt;
-		uint32_t uidvalidity;
-		char mailboxid[26];
+		int64_t id;
 
-		if (sq_uidvalidity_next(c, &uidvalidity, err) < 0)
-			return -1;
-		sq_random_id('F', mailboxid);
-		stmt = sdb_stmt(c,
-		                "INSERT INTO mailboxes (name, mailboxid, special_use, uidvalidity)"
-		                " VALUES (?, ?, ?, ?)",
-		                err);
-		if (stmt == NULL)
-			return -1;
-		sqlite3_bind_text(stmt, 1, default_mailboxes[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, mailboxid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(stmt, 3, (int)default_mailboxes[i].special_use);
-		sqlite3_bind_int64(stmt, 4, uidvalidity);
-		if (sdb_step_done(c, stmt, err) < 0)
+		if (sq_mailbox_insert(c, default_mailboxes[i].name,
+		                      default_mailboxes[i].special_use, &id, err) < 0)
 			return -1;
 		stmt = sdb_stmt(c, "INSERT INTO subscriptions (name) VALUES (?)", err);
 		if (stmt == NULL)

@@ -108,6 +108,9 @@ void sq_batch_fsync_dir(struct sq_batch *batch, const char *dir);
 int sq_schema_migrate(struct sdb *c, struct store_error *err);
 /* A new UIDVALIDITY, above every one handed out before in this account. */
 int sq_uidvalidity_next(struct sdb *c, uint32_t *uidvalidity_r, struct store_error *err);
+/* A new mailbox row with a fresh UIDVALIDITY and MAILBOXID; *id_r its id. */
+int sq_mailbox_insert(struct sdb *c, const char *name, unsigned special_use, int64_t *id_r,
+                      struct store_error *err);
 void sq_random_id(char prefix, char out[26]);
 
 /* blob.c */
